@@ -1,0 +1,1 @@
+"""The `txdata` command line: thin typer commands over the library."""

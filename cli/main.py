@@ -1,0 +1,27 @@
+"""The `txdata` app: one module per command, registered here."""
+
+from __future__ import annotations
+
+import datasets
+import typer
+
+from cli.show import show
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
+
+
+@app.callback()
+def main() -> None:
+    """txdata: how seq2seq and BERT-style training data differ, built from the same text.
+
+    Try `txdata show --mode mlm` and `txdata show --mode seq2seq`.
+    """
+    # The CLI draws its own output; datasets' progress bars would only add noise.
+    datasets.disable_progress_bars()
+
+
+app.command()(show)
+
+
+def run() -> None:
+    app()

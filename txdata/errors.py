@@ -1,0 +1,21 @@
+"""The errors txdata raises. The CLI prints their message on one line and exits with code 1."""
+
+
+class TxdataError(Exception):
+    """Base class: something the user can fix, described in one line."""
+
+
+class ConfigError(TxdataError):
+    """An option is out of range or two options contradict each other."""
+
+
+class UnknownNameError(TxdataError):
+    """A mode, sample, task or tokenizer kind that txdata does not have."""
+
+
+class SourceError(TxdataError):
+    """A corpus is missing, unreadable, empty, or lacks the column asked for."""
+
+
+class TokenizerError(TxdataError):
+    """A tokenizer file is invalid, or a tokenizer cannot serve an objective."""

@@ -1,0 +1,164 @@
+"""mlm: BERT's masked language modelling. The encoder sees the whole row and fills in blanks.
+
+Each real, non-special position is chosen with probability 0.15. A chosen position becomes
+`[MASK]` (80 %), a random non-special token (10 %) or stays itself (10 %); its label is the
+original token. Every other label is -100, so the loss covers the chosen positions only.
+Masks are drawn at collation, fresh for every (seed, epoch, batch index).
+
+Window "1 0 1 0 1 0" ([PAD]=0 [CLS]=2 [SEP]=3 [MASK]=4 "0"=7 "1"=8), positions 2 and 5 chosen:
+
+    original   [2, 8, 7, 8, 7, 8, 7, 3]      [CLS] 1 0 1 0 1 0 [SEP]
+    input_ids  [2, 8, 4, 8, 7, 7, 7, 3]      [CLS] 1 [MASK] 1 0 0 0 [SEP]   (5: random "0")
+    labels     [-100, -100, 7, -100, -100, 8, -100, -100]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import datasets
+import torch
+from tokenizers import Tokenizer
+
+from txdata.collate import pad_right
+from txdata.errors import ConfigError
+from txdata.objectives.base import Rows
+from txdata.special_tokens import IGNORE_INDEX, SpecialIds
+
+if TYPE_CHECKING:
+    from txdata.config import DataConfig
+
+NO_WORD = -1  # word id of [CLS], [SEP] and padding
+
+
+@dataclass
+class MaskingConfig:
+    mlm_probability: float = 0.15  # chance that a position is chosen for prediction
+    mask_probability: float = 0.8  # of the chosen: replaced by [MASK]
+    random_probability: float = 0.1  # of the chosen: replaced by a random non-special token
+    whole_word: bool = (
+        False  # choose whole words (all their tokens), using the tokenizer's word_ids
+    )
+    exact_count: bool = False  # choose round(n·p) per row (at least 1), as BERT did, not Bernoulli
+
+    def __post_init__(self) -> None:
+        for name in ("mlm_probability", "mask_probability", "random_probability"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{name.replace('_', ' ')} must lie in [0, 1], got {value}")
+        if self.mask_probability + self.random_probability > 1.0:
+            raise ConfigError(
+                f"mask probability {self.mask_probability} + random probability "
+                f"{self.random_probability} exceed 1"
+            )
+
+
+class MaskedLM:
+    name = "mlm"
+
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        length: int,
+        masking: MaskingConfig | None = None,
+        pad_to_multiple_of: int | None = None,
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.special = SpecialIds.of(tokenizer)
+        self.length = length  # row length, [CLS] and [SEP] included
+        self.masking = masking or MaskingConfig()
+        self.pad_to_multiple_of = pad_to_multiple_of
+        special = set(self.special.all())
+        self.special_ids = torch.tensor(sorted(special))
+        self.random_ids = torch.tensor(
+            [i for i in range(tokenizer.get_vocab_size()) if i not in special]
+        )
+        if len(self.random_ids) == 0:
+            raise ConfigError("the tokenizer has no ordinary tokens to mask")
+
+    @classmethod
+    def from_config(cls, config: DataConfig, tokenizer: Tokenizer) -> MaskedLM:
+        return cls(tokenizer, config.length, config.masking, config.pad_to_multiple_of)
+
+    def examples(self, source) -> datasets.Dataset:
+        texts = source.texts()
+        return texts.map(self._windows, batched=True, remove_columns=texts.column_names)
+
+    def _windows(self, batch: dict[str, list[str]]) -> dict[str, list[list[int]]]:
+        """Cut each document into rows of `length - 2` tokens, between [CLS] and [SEP]."""
+        span, cls, sep = self.length - 2, self.special.cls, self.special.sep
+        rows: dict[str, list[list[int]]] = {"input_ids": [], "word_ids": []}
+        for encoding in self.tokenizer.encode_batch(batch["text"], add_special_tokens=False):
+            ids = encoding.ids
+            words = [NO_WORD if word is None else word for word in encoding.word_ids]
+            for start in range(0, len(ids), span):
+                rows["input_ids"].append([cls, *ids[start : start + span], sep])
+                rows["word_ids"].append([NO_WORD, *words[start : start + span], NO_WORD])
+        return rows
+
+    def collate(self, rows: Rows, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        original, attention_mask = pad_right(
+            rows["input_ids"], self.special.pad, self.pad_to_multiple_of
+        )
+        eligible = ~torch.isin(original, self.special_ids)  # (B, T); pad is special too
+        if self.masking.whole_word:
+            word_ids, _ = pad_right(rows["word_ids"], NO_WORD, self.pad_to_multiple_of)
+            starts = word_starts(word_ids)
+        else:
+            starts = torch.arange(original.shape[1]).expand_as(original)
+        chosen = choose_mask_positions(eligible, starts, self.masking, generator)
+        return {
+            "input_ids": self.corrupt(original, chosen, generator),
+            "attention_mask": attention_mask,
+            "token_type_ids": torch.zeros_like(original),
+            "labels": original.masked_fill(~chosen, IGNORE_INDEX),
+        }
+
+    def corrupt(
+        self, ids: torch.Tensor, chosen: torch.Tensor, generator: torch.Generator
+    ) -> torch.Tensor:
+        """The 80/10/10 rule: chosen positions become [MASK], a random token, or stay."""
+        draw = torch.rand(ids.shape, generator=generator)  # (B, T)
+        p_mask, p_random = self.masking.mask_probability, self.masking.random_probability
+        to_mask = chosen & (draw < p_mask)
+        to_random = chosen & (draw >= p_mask) & (draw < p_mask + p_random)
+        pick = torch.randint(len(self.random_ids), ids.shape, generator=generator)  # (B, T)
+        corrupted = torch.where(to_random, self.random_ids[pick], ids)
+        return corrupted.masked_fill(to_mask, self.special.mask)
+
+
+def word_starts(word_ids: torch.Tensor) -> torch.Tensor:
+    """For each position, the position where its word starts. (B, T) -> (B, T).
+
+    >>> word_starts(torch.tensor([[-1, 0, 0, 1, 2, 2, 2, -1]]))
+    tensor([[0, 1, 1, 3, 4, 4, 4, 7]])
+    """
+    positions = torch.arange(word_ids.shape[1]).expand_as(word_ids)
+    continues = torch.zeros_like(word_ids, dtype=torch.bool)
+    continues[:, 1:] = (word_ids[:, 1:] == word_ids[:, :-1]) & (word_ids[:, 1:] != NO_WORD)
+    return positions.masked_fill(continues, 0).cummax(dim=1).values
+
+
+def choose_mask_positions(
+    eligible: torch.Tensor,
+    starts: torch.Tensor,
+    masking: MaskingConfig,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """Which positions carry a loss. (B, T) bool.
+
+    Units are words (a run of positions sharing a start) or single tokens (each its own start).
+    A unit is chosen by its first position, so all of a word's tokens go together.
+    """
+    draw = torch.rand(eligible.shape, generator=generator)  # (B, T)
+    is_start = (starts == torch.arange(eligible.shape[1])) & eligible
+    if masking.exact_count:
+        # Rank the starts by their draw; the k lowest win, k = round(n·p), at least 1.
+        units = is_start.sum(dim=1, keepdim=True)  # (B, 1)
+        k = torch.round(units * masking.mlm_probability).clamp(min=1).minimum(units)
+        rank = draw.masked_fill(~is_start, 2.0).argsort(dim=1).argsort(dim=1)
+        chosen_start = rank < k
+    else:
+        chosen_start = draw < masking.mlm_probability
+    return chosen_start.gather(1, starts) & is_start.gather(1, starts) & eligible

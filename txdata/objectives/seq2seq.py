@@ -1,0 +1,73 @@
+"""seq2seq: an encoder reads the source, a decoder predicts the target one token at a time.
+
+Teacher forcing feeds the decoder the target shifted right behind `[BOS]`, so at step t it has
+seen target tokens < t and must predict token t. Feeding it the labels themselves would let it
+copy the answer.
+
+Source "1 0 1 0", target "0 1 0 1" ([PAD]=0 [BOS]=5 [EOS]=6 "0"=7 "1"=8):
+
+    input_ids          [8, 7, 8, 7, 6]    1 0 1 0 [EOS]
+    decoder_input_ids  [5, 7, 8, 7, 8]    [BOS] 0 1 0 1
+    labels             [7, 8, 7, 8, 6]    0 1 0 1 [EOS]
+
+In a batch, shorter rows are padded on the right: pad in the inputs, -100 in the labels.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import datasets
+import torch
+from tokenizers import Tokenizer
+
+from txdata.collate import pad_right, shift_right
+from txdata.objectives.base import Rows
+from txdata.special_tokens import IGNORE_INDEX, SpecialIds
+
+if TYPE_CHECKING:
+    from txdata.config import DataConfig
+
+
+class Seq2Seq:
+    name = "seq2seq"
+
+    def __init__(
+        self, tokenizer: Tokenizer, length: int, pad_to_multiple_of: int | None = None
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.special = SpecialIds.of(tokenizer)
+        self.length = length  # longest encoder or decoder sequence, [EOS] or [BOS] included
+        self.pad_to_multiple_of = pad_to_multiple_of
+
+    @classmethod
+    def from_config(cls, config: DataConfig, tokenizer: Tokenizer) -> Seq2Seq:
+        return cls(tokenizer, config.length, config.pad_to_multiple_of)
+
+    def examples(self, source) -> datasets.Dataset:
+        pairs = source.pairs()
+        return pairs.map(self._encode, batched=True, remove_columns=pairs.column_names)
+
+    def _encode(self, batch: dict[str, list[str]]) -> dict[str, list[list[int]]]:
+        keep, eos = self.length - 1, self.special.eos
+        sources = self.tokenizer.encode_batch(batch["source"], add_special_tokens=False)
+        targets = self.tokenizer.encode_batch(batch["target"], add_special_tokens=False)
+        return {
+            "input_ids": [[*encoding.ids[:keep], eos] for encoding in sources],
+            "labels": [[*encoding.ids[:keep], eos] for encoding in targets],
+        }
+
+    def collate(
+        self, rows: Rows, generator: torch.Generator | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Pad and build the decoder input. Nothing is random here; `generator` is unused."""
+        pad, multiple = self.special.pad, self.pad_to_multiple_of
+        input_ids, attention_mask = pad_right(rows["input_ids"], pad, multiple)  # (B, S)
+        labels, decoder_attention_mask = pad_right(rows["labels"], IGNORE_INDEX, multiple)  # (B, T)
+        return {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "decoder_input_ids": shift_right(labels, self.special.bos, pad),
+            "decoder_attention_mask": decoder_attention_mask,
+            "labels": labels,
+        }

@@ -1,0 +1,62 @@
+"""From a `DataConfig` to batches: source -> tokenizer -> examples -> `Batches`.
+
+>>> data = prepare(DataConfig(mode="seq2seq"))
+>>> batch = data.batches(batch_size=2, seed=0)[0]
+>>> sorted(batch)
+['attention_mask', 'decoder_attention_mask', 'decoder_input_ids', 'input_ids', 'labels']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import datasets
+from tokenizers import Tokenizer
+
+from txdata.batches import Batches
+from txdata.config import DataConfig
+from txdata.errors import SourceError
+from txdata.objectives import Objective, objective_class
+from txdata.sources import Source, load_source
+from txdata.tokenizer import TRAINED_KINDS, alternating_tokenizer, cached_tokenizer, load_tokenizer
+
+
+@dataclass
+class PreparedData:
+    config: DataConfig
+    source: Source
+    tokenizer: Tokenizer
+    objective: Objective
+    examples: datasets.Dataset
+
+    def batches(self, batch_size: int, seed: int, epoch: int = 0, shuffle: bool = True) -> Batches:
+        return Batches(self.examples, self.objective.collate, batch_size, seed, epoch, shuffle)
+
+
+def prepare(config: DataConfig, tokenizer: Tokenizer | None = None) -> PreparedData:
+    """Load the source, build or reuse a tokenizer, and build the objective's examples."""
+    objective_type = objective_class(config.mode)
+    source = load_source(config.source, window=config.window)
+    tokenizer = tokenizer or build_tokenizer(config, source)
+    objective = objective_type.from_config(config, tokenizer)
+    examples = objective.examples(source)
+    if examples.num_rows == 0:
+        raise SourceError(f"{config.source.source} gave no {config.mode} examples")
+    return PreparedData(config, source, tokenizer, objective, examples)
+
+
+def build_tokenizer(config: DataConfig, source: Source) -> Tokenizer:
+    kind = config.tokenizer
+    if kind == "auto":
+        if config.source.source == "alternating":
+            return alternating_tokenizer(config.source.pattern)
+        kind = "wordpiece"
+    if kind in TRAINED_KINDS:
+        return cached_tokenizer(_texts(source), kind, config.vocab_size, source.fingerprint)
+    return load_tokenizer(kind)
+
+
+def _texts(source: Source) -> Iterator[str]:
+    for batch in source.texts().iter(batch_size=1000):
+        yield from batch["text"]

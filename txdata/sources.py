@@ -1,0 +1,182 @@
+"""Where text comes from: the alternating sequence, a bundled sample, or a local file.
+
+Every source gives `datasets.Dataset`s, in two shapes that objectives ask for:
+- `texts()`: one document per row, column `text` (for mlm);
+- `pairs()`: columns `source` and `target` (for seq2seq).
+
+A text file holds documents separated by blank lines. A pairs file (JSON Lines, CSV, Parquet)
+gives its `source`/`target` columns; asked for texts, each side is a document. Asked for pairs,
+a text corpus pairs each sentence with the next one in the same document.
+
+>>> source = load_source(SourceConfig("sample:english"))
+>>> source.pairs()[0]
+{'source': 'Tom lives on a small farm.', 'target': 'He has a red barn and a big field.'}
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import datasets
+
+from txdata.alternating import alternating_pairs
+from txdata.errors import ConfigError, SourceError
+from txdata.samples import sample_path
+
+_BUILDERS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+@dataclass
+class SourceConfig:
+    """What to read. `source` is `alternating`, `sample:NAME`, or a path to a local file."""
+
+    source: str = "alternating"
+    pattern: str = "1 0"  # alternating: the repeated symbols
+    count: int = 256  # alternating: number of windows
+    offset: int = 0  # alternating: position of the first window in the sequence
+    task: str = "shift"  # alternating seq2seq: `shift` (next window) or `continue`
+    horizon: int = 4  # alternating `continue`: how many next symbols to predict
+    text_column: str = "text"
+    source_column: str = "source"
+    target_column: str = "target"
+
+    def __post_init__(self) -> None:
+        for name in ("count", "horizon"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.offset < 0:
+            raise ConfigError(f"offset must be 0 or more, got {self.offset}")
+
+
+class Source:
+    """A loaded corpus. `fingerprint` changes whenever its content or reading options do."""
+
+    def __init__(self, config: SourceConfig, dataset: datasets.Dataset, fingerprint: str) -> None:
+        self.config = config
+        self.dataset = dataset
+        self.fingerprint = fingerprint
+
+    @property
+    def is_pairs(self) -> bool:
+        columns = self.dataset.column_names
+        return self.config.source_column in columns and self.config.target_column in columns
+
+    def texts(self) -> datasets.Dataset:
+        config, columns = self.config, self.dataset.column_names
+        if config.text_column in columns:
+            texts = self.dataset.select_columns([config.text_column])
+            return (
+                texts.rename_column(config.text_column, "text")
+                if config.text_column != "text"
+                else texts
+            )
+        if self.is_pairs:
+            return self.dataset.map(
+                _sides_as_documents,
+                batched=True,
+                fn_kwargs={"columns": (config.source_column, config.target_column)},
+                remove_columns=columns,
+            )
+        raise SourceError(
+            f"{config.source} has no column {config.text_column!r} "
+            f"(columns: {', '.join(columns)}); pick one with --text-column"
+        )
+
+    def pairs(self) -> datasets.Dataset:
+        config, columns = self.config, self.dataset.column_names
+        if self.is_pairs:
+            return self.dataset.select_columns(
+                [config.source_column, config.target_column]
+            ).rename_columns({config.source_column: "source", config.target_column: "target"})
+        if config.text_column in columns:
+            return self.texts().map(_next_sentence_pairs, batched=True, remove_columns=["text"])
+        raise SourceError(
+            f"{config.source} has neither {config.source_column!r}/{config.target_column!r} nor "
+            f"{config.text_column!r} columns (columns: {', '.join(columns)})"
+        )
+
+
+def load_source(config: SourceConfig, window: int = 10) -> Source:
+    """Load a corpus; `window` is the symbols per window of the alternating sequence."""
+    if config.source == "alternating":
+        return _alternating(config, window)
+    if config.source.startswith("sample:"):
+        return _from_file(config, sample_path(config.source.removeprefix("sample:")))
+    return _from_file(config, Path(config.source))
+
+
+def _alternating(config: SourceConfig, window: int) -> Source:
+    sources, targets = alternating_pairs(
+        config.pattern, window, config.count, config.offset, config.task, config.horizon
+    )
+    # The source windows double as the mlm documents, so both modes read the same examples.
+    dataset = datasets.Dataset.from_dict({"text": sources, "source": sources, "target": targets})
+    fingerprint = hashlib.sha256(json.dumps([asdict(config), window]).encode()).hexdigest()
+    return Source(config, dataset, fingerprint)
+
+
+def _from_file(config: SourceConfig, path: Path) -> Source:
+    if not path.exists():
+        raise SourceError(f"no such file: {path}")
+    if not path.is_file():
+        raise SourceError(f"{path} is a directory, not a corpus file")
+    builder = _BUILDERS.get(path.suffix.lower(), "text")
+    digest = _checked_digest(path, text=builder != "parquet")
+    options = {"sample_by": "paragraph"} if builder == "text" else {}
+    try:
+        dataset = datasets.load_dataset(builder, data_files=str(path), split="train", **options)
+    except Exception as error:  # datasets raises many types for one cause: an unreadable file
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise SourceError(f"cannot read {path} as {builder}: {reason}") from None
+    if builder == "text":
+        dataset = dataset.map(_documents, batched=True)
+    if dataset.num_rows == 0:
+        raise SourceError(f"{path} holds no text")
+    columns = {key: value for key, value in asdict(config).items() if key.endswith("column")}
+    fingerprint = hashlib.sha256(json.dumps([digest, builder, columns]).encode()).hexdigest()
+    return Source(config, dataset, fingerprint)
+
+
+def _checked_digest(path: Path, text: bool) -> str:
+    """The file's sha256; for text formats, also refuse binary or non-UTF-8 bytes."""
+    digest, decoder = hashlib.sha256(), codecs.getincrementaldecoder("utf-8")()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+            if not text:
+                continue
+            if b"\x00" in chunk:
+                raise SourceError(f"{path} is a binary file, not UTF-8 text")
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as error:
+                raise SourceError(f"{path} is not UTF-8 text ({error.reason})") from None
+    if digest.digest() == hashlib.sha256().digest():
+        raise SourceError(f"{path} is empty")
+    return digest.hexdigest()
+
+
+def _documents(batch: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Strip each blank-line-separated document and drop the empty ones."""
+    return {"text": [text.strip() for text in batch["text"] if text.strip()]}
+
+
+def _sides_as_documents(batch: dict[str, list], columns: tuple[str, str]) -> dict[str, list[str]]:
+    source, target = columns
+    return {"text": [str(side) for pair in zip(batch[source], batch[target]) for side in pair]}
+
+
+def _next_sentence_pairs(batch: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Each sentence and the one after it, within one document."""
+    sources, targets = [], []
+    for document in batch["text"]:
+        sentences = [s.strip() for s in _SENTENCE_END.split(document) if s.strip()]
+        sources += sentences[:-1]
+        targets += sentences[1:]
+    return {"source": sources, "target": targets}
