@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import datasets
 from tokenizers import Tokenizer
 
 from txdata.batches import Batches
 from txdata.config import DataConfig
-from txdata.errors import SourceError
+from txdata.errors import SourceError, UnknownNameError
 from txdata.objectives import Objective, objective_class
 from txdata.sources import Source, load_source
 from txdata.tokenizer import TRAINED_KINDS, alternating_tokenizer, cached_tokenizer, load_tokenizer
@@ -54,6 +55,9 @@ def build_tokenizer(config: DataConfig, source: Source) -> Tokenizer:
         kind = "wordpiece"
     if kind in TRAINED_KINDS:
         return cached_tokenizer(_texts(source), kind, config.vocab_size, source.fingerprint)
+    if not kind.endswith(".json") and not Path(kind).exists():
+        choices = ", ".join(("auto", *TRAINED_KINDS))
+        raise UnknownNameError(f"unknown tokenizer {kind!r}: choose {choices}, or a tokenizer.json")
     return load_tokenizer(kind)
 
 

@@ -1,0 +1,19 @@
+"""Test-wide isolation: caches live in a temporary folder, never in the user's home."""
+
+import os
+import tempfile
+
+_CACHE = tempfile.mkdtemp(prefix="txdata-tests-")
+os.environ["TXDATA_CACHE"] = os.path.join(_CACHE, "txdata")
+os.environ["HF_DATASETS_CACHE"] = os.path.join(_CACHE, "datasets")  # read when datasets loads
+
+import pytest  # noqa: E402
+from tokenizers import Tokenizer  # noqa: E402
+
+from txdata.tokenizer import alternating_tokenizer  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def wide_tokenizer() -> Tokenizer:
+    """A WordLevel tokenizer with 1,000 ordinary symbols, "s0" … "s999", after the specials."""
+    return alternating_tokenizer(" ".join(f"s{i}" for i in range(1000)))
