@@ -10,7 +10,7 @@ a text corpus pairs each sentence with the next one in the same document.
 
 >>> source = load_source(SourceConfig("sample:english"))
 >>> source.pairs()[0]
-{'source': 'Tom lives on a small farm.', 'target': 'He has a red barn and a big field.'}
+{'source': 'Emma loved the garden.', 'target': 'On Saturday, she swept three yellow leaves.'}
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from txdata.samples import sample_path
 
 _BUILDERS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+_BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 
 
 @dataclass
@@ -70,12 +71,7 @@ class Source:
     def texts(self) -> datasets.Dataset:
         config, columns = self.config, self.dataset.column_names
         if config.text_column in columns:
-            texts = self.dataset.select_columns([config.text_column])
-            return (
-                texts.rename_column(config.text_column, "text")
-                if config.text_column != "text"
-                else texts
-            )
+            return _strings(self.dataset, {config.text_column: "text"})
         if self.is_pairs:
             return self.dataset.map(
                 _sides_as_documents,
@@ -91,9 +87,8 @@ class Source:
     def pairs(self) -> datasets.Dataset:
         config, columns = self.config, self.dataset.column_names
         if self.is_pairs:
-            return self.dataset.select_columns(
-                [config.source_column, config.target_column]
-            ).rename_columns({config.source_column: "source", config.target_column: "target"})
+            names = {config.source_column: "source", config.target_column: "target"}
+            return _strings(self.dataset, names)
         if config.text_column in columns:
             return self.texts().map(_next_sentence_pairs, batched=True, remove_columns=["text"])
         raise SourceError(
@@ -132,8 +127,7 @@ def _from_file(config: SourceConfig, path: Path) -> Source:
     try:
         dataset = datasets.load_dataset(builder, data_files=str(path), split="train", **options)
     except Exception as error:  # datasets raises many types for one cause: an unreadable file
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise SourceError(f"cannot read {path} as {builder}: {reason}") from None
+        raise SourceError(f"cannot read {path} as {builder}: {_root_cause(error)}") from None
     if builder == "text":
         dataset = dataset.map(_documents, batched=True)
     if dataset.num_rows == 0:
@@ -144,27 +138,55 @@ def _from_file(config: SourceConfig, path: Path) -> Source:
 
 
 def _checked_digest(path: Path, text: bool) -> str:
-    """The file's sha256; for text formats, also refuse binary or non-UTF-8 bytes."""
+    """The file's sha256; for text formats, also refuse binary, non-UTF-8 or blank files."""
     digest, decoder = hashlib.sha256(), codecs.getincrementaldecoder("utf-8")()
+    size, blank = 0, True
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
+            size += len(chunk)
             if not text:
                 continue
             if b"\x00" in chunk:
                 raise SourceError(f"{path} is a binary file, not UTF-8 text")
             try:
-                decoder.decode(chunk)
+                blank = blank and not decoder.decode(chunk).strip()
             except UnicodeDecodeError as error:
                 raise SourceError(f"{path} is not UTF-8 text ({error.reason})") from None
-    if digest.digest() == hashlib.sha256().digest():
+    if size == 0:
         raise SourceError(f"{path} is empty")
+    if text:
+        try:
+            decoder.decode(b"", final=True)  # a sequence cut off at the end of the file
+        except UnicodeDecodeError as error:
+            raise SourceError(f"{path} is not UTF-8 text ({error.reason})") from None
+        if blank:
+            raise SourceError(f"{path} holds no text")
     return digest.hexdigest()
 
 
+def _root_cause(error: BaseException) -> str:
+    """The first line of the innermost error: datasets wraps the useful one."""
+    while error.__cause__ or error.__context__:
+        error = error.__cause__ or error.__context__
+    message = str(error).strip()
+    return message.splitlines()[0] if message else type(error).__name__
+
+
+def _strings(dataset: datasets.Dataset, names: dict[str, str]) -> datasets.Dataset:
+    """Only the `names` columns, renamed, as strings (a JSON column of numbers is int64)."""
+    dataset = dataset.select_columns(list(names))
+    for column in names:
+        if dataset.features[column] != datasets.Value("string"):
+            dataset = dataset.cast_column(column, datasets.Value("string"))
+    renames = {old: new for old, new in names.items() if old != new}
+    return dataset.rename_columns(renames) if renames else dataset
+
+
 def _documents(batch: dict[str, list[str]]) -> dict[str, list[str]]:
-    """Strip each blank-line-separated document and drop the empty ones."""
-    return {"text": [text.strip() for text in batch["text"] if text.strip()]}
+    """Split on blank lines, spaces and tabs allowed (datasets splits on bare ones only)."""
+    parts = (part.strip() for text in batch["text"] for part in _BLANK_LINE.split(text))
+    return {"text": [part for part in parts if part]}
 
 
 def _sides_as_documents(batch: dict[str, list], columns: tuple[str, str]) -> dict[str, list[str]]:

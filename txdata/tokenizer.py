@@ -59,13 +59,22 @@ def train_tokenizer(texts: Iterable[str], kind: str, vocab_size: int) -> Tokeniz
         raise ConfigError("cannot train a tokenizer on a corpus with no words")
     room = vocab_size - len(SPECIAL_TOKENS)
     prefix = "" if kind == "bpe" else WORDPIECE_PREFIX
+    symbols: Counter[str] = Counter()
+    for word, count in counts.items():
+        for symbol in split_word(word, prefix):
+            symbols[symbol] += count
     if kind == "char":
-        symbols = Counter(s for word, n in counts.items() for s in split_word(word, prefix) * n)
-        alphabet, merges = sorted(sorted(symbols), key=lambda s: -symbols[s])[:room], []
+        # The most frequent characters that fit; rarer ones become [UNK].
+        alphabet, merges = sorted(symbols, key=lambda s: (-symbols[s], s))[:room], []
     else:
-        # Byte-level BPE keeps every byte encodable, as GPT-2 does.
-        bytes_ = pre_tokenizers.ByteLevel.alphabet() if kind == "bpe" else []
-        alphabet, merges = learn_merges(counts, room, prefix, initial_alphabet=bytes_)
+        # Byte-level BPE starts from all 256 bytes, as GPT-2 does, so any text stays encodable.
+        start = set(pre_tokenizers.ByteLevel.alphabet()) if kind == "bpe" else set(symbols)
+        if room < len(start):
+            raise ConfigError(
+                f"vocab size {vocab_size} cannot hold the {len(start)} symbols a {kind} "
+                f"tokenizer starts from here, plus {len(SPECIAL_TOKENS)} special tokens"
+            )
+        alphabet, merges = learn_merges(counts, room, prefix, initial_alphabet=start)
     tokens = [*SPECIAL_TOKENS, *alphabet, *(merge_symbols(*pair, prefix) for pair in merges)]
     vocab: dict[str, int] = {}
     for token in tokens:
