@@ -76,3 +76,13 @@ def test_whole_word_batches_come_from_wordpiece_word_ids():
                 pieces += 1
                 assert chosen[row, pos] == chosen[row, pos - 1], "a word was split"
     assert pieces > 50
+
+
+def test_examples_of_a_file_are_cached_by_datasets_and_reused(tmp_path):
+    path = tmp_path / "corpus.txt"
+    path.write_text("One two three four.\n\nFive six seven.\n")
+    config = DataConfig(mode="mlm", source=SourceConfig(str(path)), tokenizer="char")
+    first = prepare(config).examples
+    cache_files = [entry["filename"] for entry in first.cache_files]
+    assert cache_files and all(name.endswith(".arrow") for name in cache_files)
+    assert [entry["filename"] for entry in prepare(config).examples.cache_files] == cache_files
