@@ -5,7 +5,9 @@ from __future__ import annotations
 import datasets
 import typer
 
+from cli.predict import predict
 from cli.show import show
+from cli.train import train
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
 
@@ -14,13 +16,15 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 def main() -> None:
     """txdata: how seq2seq and BERT-style training data differ, built from the same text.
 
-    Try `txdata show --mode mlm` and `txdata show --mode seq2seq`.
+    Try `txdata show --mode mlm`, then `txdata train --mode seq2seq` and `txdata predict`.
     """
     # The CLI draws its own output; datasets' progress bars would only add noise.
     datasets.disable_progress_bars()
 
 
 app.command()(show)
+app.command()(train)
+app.command()(predict)
 
 
 def run() -> None:

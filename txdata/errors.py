@@ -19,3 +19,11 @@ class SourceError(TxdataError):
 
 class TokenizerError(TxdataError):
     """A tokenizer file is invalid, or a tokenizer cannot serve an objective."""
+
+
+class RunError(TxdataError):
+    """A run directory is missing, incomplete, inconsistent, or would be overwritten."""
+
+
+class TrainingError(TxdataError):
+    """Training cannot go on (a NaN loss, a device that is not there)."""

@@ -1,0 +1,44 @@
+"""`txdata predict`: ask a saved run about one input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cli import options as o
+from cli.errors import reports_errors
+from models.predict import predict as run_prediction
+
+
+@reports_errors
+def predict(
+    text: Annotated[str, typer.Argument(help='The input, e.g. "1 0 1 0" or "the [MASK] sat".')],
+    run: Annotated[Path, typer.Option(help="A run directory written by txdata train.")],
+    top_k: Annotated[int, typer.Option(help="Candidates per position (mlm).")] = 5,
+    format: Annotated[o.Format, typer.Option(help="table for people, json for scripts.")] = (
+        o.Format.table
+    ),
+) -> None:
+    """Greedy decode (seq2seq), or the top-k tokens per [MASK] (mlm)."""
+    result = run_prediction(run, text, top_k)
+    if format is o.Format.json:
+        typer.echo(json.dumps(result))
+        return
+    console = Console(highlight=False)
+    if result["mode"] == "seq2seq":
+        console.print(f"{result['input']}  →  [bold]{result['output']}[/]")
+        return
+    table = Table(box=None, pad_edge=False)
+    table.add_column("pos", justify="right")
+    table.add_column("input")
+    for rank in range(1, top_k + 1):
+        table.add_column(f"#{rank}")
+    for fill in result["fills"]:
+        cells = [f"{c['token']} {c['probability']:.2f}" for c in fill["candidates"]]
+        table.add_row(str(fill["position"]), fill["input"], *cells)
+    console.print(table)

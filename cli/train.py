@@ -1,0 +1,161 @@
+"""`txdata train`: train the core on one objective and report what it learned."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cli import options as o
+from cli.errors import reports_errors
+from cli.progress import TrainingProgress
+from models.checkpoint import DEFAULT_STEPS, RunConfig, TrainConfig, load_run
+from models.run import RunResult, train_run
+from models.transformer import ModelConfig
+from txdata.errors import RunError
+
+MODEL = "Model"
+TRAINING = "Training"
+
+
+@reports_errors
+def train(
+    ctx: typer.Context,
+    mode: Annotated[
+        str | None, typer.Option(help="mlm or seq2seq (default mlm; a resumed run keeps its own).")
+    ] = None,
+    source: o.Source = "alternating",
+    pattern: o.Pattern = "1 0",
+    length: o.Length = 12,
+    count: o.Count = 256,
+    offset: o.Offset = 0,
+    task: o.Task = "shift",
+    horizon: o.Horizon = 4,
+    tokenizer: o.TokenizerKind = "auto",
+    vocab_size: o.VocabSize = 2000,
+    text_column: o.TextColumn = "text",
+    source_column: o.SourceColumn = "source",
+    target_column: o.TargetColumn = "target",
+    pad_to_multiple_of: o.PadToMultipleOf = None,
+    mlm_probability: o.MlmProbability = 0.15,
+    mask_probability: o.MaskProbability = 0.8,
+    random_probability: o.RandomProbability = 0.1,
+    whole_word: o.WholeWord = False,
+    exact_count: o.ExactCount = False,
+    d_model: Annotated[
+        int, typer.Option(help="Width of token vectors.", rich_help_panel=MODEL)
+    ] = 64,
+    heads: Annotated[int, typer.Option(help="Attention heads.", rich_help_panel=MODEL)] = 4,
+    layers: Annotated[int, typer.Option(help="Blocks per stack.", rich_help_panel=MODEL)] = 2,
+    d_ff: Annotated[int, typer.Option(help="Feed-forward width.", rich_help_panel=MODEL)] = 256,
+    dropout: Annotated[float, typer.Option(help="Dropout rate.", rich_help_panel=MODEL)] = 0.0,
+    positional: Annotated[
+        str, typer.Option(help="sinusoidal, learned or none.", rich_help_panel=MODEL)
+    ] = "sinusoidal",
+    norm: Annotated[
+        str, typer.Option(help="pre or post LayerNorm.", rich_help_panel=MODEL)
+    ] = "pre",
+    steps: Annotated[
+        int | None,
+        typer.Option(
+            help="Optimizer steps in all (default 300 for seq2seq, 800 for mlm).",
+            rich_help_panel=TRAINING,
+        ),
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option(help="Examples per step.", rich_help_panel=TRAINING)
+    ] = 64,
+    lr: Annotated[float, typer.Option(help="Peak learning rate.", rich_help_panel=TRAINING)] = 3e-3,
+    label_smoothing: Annotated[
+        float, typer.Option(help="Label smoothing of the loss.", rich_help_panel=TRAINING)
+    ] = 0.0,
+    eval_every: Annotated[
+        int, typer.Option(help="Steps between evaluations.", rich_help_panel=TRAINING)
+    ] = 50,
+    seed: Annotated[
+        int, typer.Option(help="Seed of weights, batches and masks.", rich_help_panel=TRAINING)
+    ] = 0,
+    device: Annotated[
+        str, typer.Option(help="auto, cpu or cuda.", rich_help_panel=TRAINING)
+    ] = "auto",
+    out: Annotated[
+        Path | None, typer.Option(help="Run directory (default runs/MODE-TIME).")
+    ] = None,
+    resume: Annotated[Path | None, typer.Option(help="Continue the run in this directory.")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out.")] = False,
+) -> None:
+    """Train the transformer core on one objective, then show what it learned."""
+    if resume:
+        config = load_run(resume).config
+        if mode is not None and mode != config.mode:
+            raise RunError(f"--resume {resume} is a {config.mode} run, not {mode}")
+        steps = steps or config.train.steps
+        config = replace(config, train=replace(config.train, steps=steps, device=device))
+        directory = resume
+    else:
+        mode = mode or "mlm"
+        data = o.data_config({**ctx.params, "mode": mode})
+        model = ModelConfig(
+            d_model=d_model,
+            heads=heads,
+            layers=layers,
+            d_ff=d_ff,
+            dropout=dropout,
+            positional=positional,
+            norm=norm,
+            max_len=max(512, length),
+        )
+        training = TrainConfig(
+            steps=steps or DEFAULT_STEPS[mode],
+            batch_size=batch_size,
+            lr=lr,
+            label_smoothing=label_smoothing,
+            eval_every=eval_every,
+            seed=seed,
+            device=device,
+        )
+        config = RunConfig(mode, data, model, training, command=["txdata", *sys.argv[1:]])
+        directory = out or Path("runs") / f"{mode}-{time.strftime('%Y%m%d-%H%M%S')}"
+    console = Console(highlight=False)
+    started = time.perf_counter()
+    with TrainingProgress(console) as progress:
+        result = train_run(
+            config, directory, overwrite=overwrite, resume=bool(resume), callbacks=progress
+        )
+    report(console, config.mode, result, time.perf_counter() - started)
+    if result.interrupted:
+        raise typer.Exit(code=130)
+
+
+def report(console: Console, mode: str, result: RunResult, seconds: float) -> None:
+    table = Table(title="held-out predictions", title_justify="left", box=None, pad_edge=False)
+    if mode == "seq2seq":
+        for column in ("input", "target", "prediction", ""):
+            table.add_column(column)
+        for sample in result.samples:
+            mark = "[green]✓[/]" if sample["correct"] else "[red]✗[/]"
+            table.add_row(sample["input"], sample["target"], sample["prediction"], mark)
+    else:
+        for column in ("input", "pos", "target", "top 3", ""):
+            table.add_column(column)
+        for sample in result.samples[:8]:
+            top = "  ".join(f"{token} {p:.2f}" for token, p in sample["top"])
+            mark = "[green]✓[/]" if sample["correct"] else "[red]✗[/]"
+            table.add_row(sample["input"], str(sample["position"]), sample["target"], top, mark)
+    console.print(table)
+    metrics = result.metrics
+    headline = f"accuracy {metrics.get('accuracy', 0):.1%} on labelled tokens"
+    if "exact_match" in metrics:
+        headline += f", exact match {metrics['exact_match']:.1%} decoding freely"
+    if "unigram_accuracy" in metrics:
+        headline += f" (always guessing the commonest token: {metrics['unigram_accuracy']:.1%})"
+    console.print(f"[bold]{mode}[/], step {result.step}, {seconds:.1f} s: {headline}")
+    console.print(f"held out: {result.heldout}")
+    state = "interrupted; resume with --resume" if result.interrupted else "saved"
+    console.print(f"run {state}: {result.directory}")

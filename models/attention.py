@@ -1,0 +1,99 @@
+"""Attention masks and multi-head attention, written out step by step.
+
+Dimension legend:
+    B batch   T query positions   L key positions   D model width   H heads   K head width (D/H)
+
+Masks are boolean and say who may look at whom: `allowed[b, 0, t, l]` is True when query t of
+row b may attend to key l. The head axis is 1 so one mask serves every head.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def causal_mask(length: int, device: torch.device | None = None) -> torch.Tensor:
+    """(T, T) True on and below the diagonal: position t sees positions <= t.
+
+    >>> causal_mask(3).int()
+    tensor([[1, 0, 0],
+            [1, 1, 0],
+            [1, 1, 1]], dtype=torch.int32)
+    """
+    return torch.ones(length, length, dtype=torch.bool, device=device).tril()
+
+
+def padding_mask(attention_mask: torch.Tensor) -> torch.Tensor:
+    """(B, L) of 1/0 -> (B, 1, 1, L): real keys may be seen, pad keys may not.
+
+    The mask acts on key *columns*. Masking query rows instead would leave pad queries with
+    nothing to attend to, and their softmax would be NaN.
+    """
+    return attention_mask.bool()[:, None, None, :]
+
+
+def combine(padding: torch.Tensor, causal: torch.Tensor | None = None) -> torch.Tensor:
+    """Padding (B, 1, 1, L) and an optional causal (T, L) mask -> (B, 1, T, L).
+
+    A query whose row allows nothing (a fully padded sequence) is let see every key instead:
+    its output is never used, and an all-masked softmax would turn it to NaN.
+    """
+    allowed = padding if causal is None else padding & causal
+    return allowed | ~allowed.any(dim=-1, keepdim=True)
+
+
+def attend(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    allowed: torch.Tensor | None,
+    dropout: float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scaled dot-product attention: softmax(q k^T / sqrt(K)) v. Returns (output, weights).
+
+    q (B, H, T, K), k and v (B, H, L, K), allowed (B, 1, T, L) -> (B, H, T, K), (B, H, T, L).
+    """
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, H, T, L)
+    if allowed is not None:
+        scores = scores.masked_fill(~allowed, float("-inf"))  # every row keeps a key (combine)
+    weights = scores.softmax(dim=-1)
+    return F.dropout(weights, dropout) @ v, weights
+
+
+class MultiHeadAttention(nn.Module):
+    """H heads of attention from x (queries) over context (keys and values)."""
+
+    def __init__(self, d_model: int, heads: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.heads, self.dropout = heads, dropout
+        self.q = nn.Linear(d_model, d_model)
+        self.k = nn.Linear(d_model, d_model)
+        self.v = nn.Linear(d_model, d_model)
+        self.out = nn.Linear(d_model, d_model)
+        self.fast = True  # use F.scaled_dot_product_attention; tests hold it equal to `attend`
+        self.weights: torch.Tensor | None = None  # (B, H, T, L), kept when `keep_weights`
+        self.keep_weights = False
+
+    def forward(
+        self, x: torch.Tensor, context: torch.Tensor | None, allowed: torch.Tensor | None
+    ) -> torch.Tensor:
+        """x (B, T, D), context (B, L, D) or None for self-attention, allowed (B, 1, T, L)."""
+        context = x if context is None else context
+        q, k, v = self._split(self.q(x)), self._split(self.k(context)), self._split(self.v(context))
+        dropout = self.dropout if self.training else 0.0
+        if self.fast and not self.keep_weights:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=dropout)
+        else:
+            y, self.weights = attend(q, k, v, allowed, dropout)
+        batch, _, length, head_width = y.shape
+        y = y.transpose(1, 2).reshape(batch, length, self.heads * head_width)  # (B, T, D)
+        return self.out(y)
+
+    def _split(self, x: torch.Tensor) -> torch.Tensor:
+        batch, length, width = x.shape
+        x = x.view(batch, length, self.heads, width // self.heads)  # (B, T, H, K)
+        return x.transpose(1, 2)  # (B, H, T, K)

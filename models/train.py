@@ -1,0 +1,124 @@
+"""The training loop. It knows nothing about objectives: a batch goes in, `model(batch).loss`
+comes out. It reports through `Callbacks` and prints nothing itself.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import time
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from models.checkpoint import TrainConfig
+from txdata.errors import ConfigError, TrainingError
+
+SCHEDULES = ("cosine", "inverse_sqrt")
+
+
+class Callbacks:
+    """What the loop tells its caller. Override what you need; every hook defaults to nothing."""
+
+    def on_start(self, step: int, steps: int) -> None: ...
+
+    def on_step(self, step: int, loss: float, lr: float, tokens_per_second: float) -> None: ...
+
+    def on_eval(self, step: int, metrics: dict[str, float]) -> None: ...
+
+    def on_checkpoint(self, step: int) -> None: ...
+
+
+def learning_rate(step: int, config: TrainConfig) -> float:
+    """Linear warmup to `config.lr`, then cosine decay to 0 or the paper's 1/sqrt(step)."""
+    if step < config.warmup:
+        return config.lr * (step + 1) / config.warmup
+    if config.schedule == "inverse_sqrt":
+        return config.lr * math.sqrt(max(config.warmup, 1) / (step + 1))
+    progress = (step - config.warmup) / max(config.steps - config.warmup, 1)
+    return config.lr * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW; weight decay only on matrices, not on biases, norms or (tied) embeddings' bias."""
+    if config.schedule not in SCHEDULES:
+        raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)}")
+    matrices = [p for p in model.parameters() if p.dim() >= 2]
+    others = [p for p in model.parameters() if p.dim() < 2]
+    groups = [
+        {"params": matrices, "weight_decay": config.weight_decay},
+        {"params": others, "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=config.lr)
+
+
+def train_loop(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batch_at: Callable[[int], dict[str, torch.Tensor]],
+    config: TrainConfig,
+    device: torch.device,
+    start_step: int = 0,
+    evaluate: Callable[[int], dict[str, float]] = lambda step: {},
+    save: Callable[[int], None] = lambda step: None,
+    callbacks: Callbacks | None = None,
+) -> tuple[int, bool]:
+    """Train from `start_step` to `config.steps`. Returns (last step, interrupted).
+
+    Ctrl-C is honoured between steps: the finished step is saved, never a half-applied one.
+    A loss that is NaN or infinite stops training before anything is saved, so the last good
+    checkpoint stays as it was.
+    """
+    callbacks = callbacks or Callbacks()
+    callbacks.on_start(start_step, config.steps)
+    model.train()
+    interrupted = _InterruptFlag()
+    step, tokens, started = start_step, 0, time.perf_counter()
+    with interrupted:
+        while step < config.steps and not interrupted.raised:
+            lr = learning_rate(step, config)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            batch = {key: value.to(device) for key, value in batch_at(step).items()}
+            loss = model(batch, label_smoothing=config.label_smoothing).loss
+            if not torch.isfinite(loss):
+                raise TrainingError(f"the loss became {float(loss)} at step {step + 1}")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+            optimizer.step()
+            step += 1
+            tokens += sum(int(v.sum()) for k, v in batch.items() if k.endswith("attention_mask"))
+            callbacks.on_step(step, loss.item(), lr, tokens / (time.perf_counter() - started))
+            if step % config.eval_every == 0 or step == config.steps:
+                callbacks.on_eval(step, evaluate(step))
+            if step % config.checkpoint_every == 0 or step == config.steps:
+                save(step)
+                callbacks.on_checkpoint(step)
+    if interrupted.raised and step % config.checkpoint_every and step != config.steps:
+        save(step)
+        callbacks.on_checkpoint(step)
+    return step, interrupted.raised
+
+
+class _InterruptFlag:
+    """Turns Ctrl-C into a flag the loop checks between steps (main thread only)."""
+
+    def __init__(self) -> None:
+        self.raised = False
+        self._previous = None
+
+    def __enter__(self) -> _InterruptFlag:
+        try:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread: leave Ctrl-C as it is
+            self._previous = None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _handle(self, signum, frame) -> None:
+        self.raised = True

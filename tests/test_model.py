@@ -1,0 +1,178 @@
+"""The transformer core: no leakage, right mask axes, padding that changes nothing, finite maths."""
+
+import pytest
+import torch
+from torch import nn
+
+from models.attention import MultiHeadAttention, causal_mask, combine, padding_mask
+from models.transformer import ModelConfig, build_model, lm_loss
+from txdata.errors import ConfigError
+
+V = 20
+
+
+def model(mode: str, **options):
+    torch.manual_seed(0)
+    config = ModelConfig(vocab_size=V, d_model=32, heads=4, layers=2, d_ff=64, **options)
+    return build_model(mode, config).eval()
+
+
+def random_ids(*shape, generator_seed=1):
+    return torch.randint(7, V, shape, generator=torch.Generator().manual_seed(generator_seed))
+
+
+def seq2seq_batch(b=3, s=7, t=6):
+    return {
+        "input_ids": random_ids(b, s),
+        "attention_mask": torch.ones(b, s, dtype=torch.long),
+        "decoder_input_ids": random_ids(b, t, generator_seed=2),
+        "decoder_attention_mask": torch.ones(b, t, dtype=torch.long),
+    }
+
+
+@pytest.mark.parametrize("norm", ["pre", "post"])
+@pytest.mark.parametrize("position", [0, 2, 4])
+def test_decoder_never_sees_future_tokens(norm, position):
+    m, batch = model("seq2seq", norm=norm), seq2seq_batch()
+    before = m(batch).logits
+    perturbed = dict(batch)
+    perturbed["decoder_input_ids"] = batch["decoder_input_ids"].clone()
+    perturbed["decoder_input_ids"][:, position + 1 :] = random_ids(
+        3, 5 - position, generator_seed=9
+    )
+    after = m(perturbed).logits
+    assert torch.allclose(before[:, : position + 1], after[:, : position + 1], atol=1e-6)
+    assert not torch.allclose(before[:, position + 1 :], after[:, position + 1 :], atol=1e-3)
+
+
+def test_mlm_encoder_sees_both_sides():
+    m = model("mlm")
+    ids = random_ids(2, 8)
+    batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+    changed = {**batch, "input_ids": ids.clone()}
+    changed["input_ids"][:, -1] = (ids[:, -1] - 7 + 1) % (V - 7) + 7
+    assert not torch.allclose(m(batch).logits[:, 0], m(changed).logits[:, 0], atol=1e-4)
+
+
+def pad_columns(ids, mask, extra, pad=0):
+    return (
+        torch.cat([ids, torch.full((ids.shape[0], extra), pad)], dim=1),
+        torch.cat([mask, torch.zeros(mask.shape[0], extra, dtype=torch.long)], dim=1),
+    )
+
+
+def test_seq2seq_padding_changes_no_real_logit():
+    m, batch = model("seq2seq"), seq2seq_batch()
+    before = m(batch).logits
+    padded = dict(batch)
+    padded["input_ids"], padded["attention_mask"] = pad_columns(
+        batch["input_ids"], batch["attention_mask"], 4
+    )
+    padded["decoder_input_ids"], padded["decoder_attention_mask"] = pad_columns(
+        batch["decoder_input_ids"], batch["decoder_attention_mask"], 3
+    )
+    after = m(padded).logits
+    assert torch.allclose(before, after[:, :6], atol=1e-5)
+    # What sits under encoder padding is never read either.
+    noisy = {**padded, "input_ids": padded["input_ids"].clone()}
+    noisy["input_ids"][:, 7:] = random_ids(3, 4, generator_seed=5)
+    assert torch.allclose(m(noisy).logits[:, :6], before, atol=1e-5)
+
+
+def test_mlm_padding_changes_no_real_logit():
+    m = model("mlm")
+    ids = random_ids(2, 8)
+    before = m({"input_ids": ids, "attention_mask": torch.ones_like(ids)}).logits
+    padded_ids, padded_mask = pad_columns(ids, torch.ones_like(ids), 5)
+    after = m({"input_ids": padded_ids, "attention_mask": padded_mask}).logits
+    assert torch.allclose(before, after[:, :8], atol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["seq2seq", "mlm"])
+def test_fully_padded_rows_and_length_one_inputs_stay_finite(mode):
+    m = model(mode)
+    for length in (1, 5):
+        batch = seq2seq_batch(b=2, s=length, t=length)
+        batch["attention_mask"][1] = 0
+        batch["decoder_attention_mask"][1] = 0
+        assert torch.isfinite(m(batch).logits).all()
+
+
+def test_loss_ignores_positions_labelled_minus_100():
+    logits = torch.randn(2, 5, V)
+    labels = torch.tensor([[8, -100, 9, -100, 10], [-100, -100, 11, 12, -100]])
+    changed = logits.clone()
+    changed[labels == -100] = torch.randn(int((labels == -100).sum()), V) * 50
+    assert torch.equal(lm_loss(logits, labels), lm_loss(changed, labels))
+    changed[0, 0, 8] += 1.0  # the logit of a real label
+    assert not torch.equal(lm_loss(logits, labels), lm_loss(changed, labels))
+
+
+@pytest.mark.parametrize("mode", ["seq2seq", "mlm"])
+@pytest.mark.parametrize("positional", ["sinusoidal", "learned"])
+def test_every_parameter_receives_a_gradient(mode, positional):
+    m = model(mode, positional=positional).train()
+    batch = seq2seq_batch()
+    target = batch["decoder_input_ids"] if mode == "seq2seq" else batch["input_ids"]
+    m({**batch, "labels": target}).loss.backward()
+    for name, parameter in m.named_parameters():
+        assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+
+
+def test_written_out_attention_equals_sdpa_and_torch_multihead_attention():
+    torch.manual_seed(0)
+    attention = MultiHeadAttention(32, 4).eval()
+    x, context = torch.randn(2, 5, 32), torch.randn(2, 7, 32)
+    key_mask = torch.tensor([[1] * 7, [1] * 4 + [0] * 3])
+    allowed = combine(padding_mask(key_mask))  # (2, 1, 1, 7)
+    attention.fast = True
+    fast = attention(x, context, allowed)
+    attention.fast = False
+    manual = attention(x, context, allowed)
+    assert torch.allclose(fast, manual, atol=1e-6)
+
+    reference = nn.MultiheadAttention(32, 4, batch_first=True).eval()
+    with torch.no_grad():
+        reference.in_proj_weight.copy_(
+            torch.cat([attention.q.weight, attention.k.weight, attention.v.weight])
+        )
+        reference.in_proj_bias.copy_(
+            torch.cat([attention.q.bias, attention.k.bias, attention.v.bias])
+        )
+        reference.out_proj.weight.copy_(attention.out.weight)
+        reference.out_proj.bias.copy_(attention.out.bias)
+    expected, _ = reference(x, context, context, key_padding_mask=key_mask == 0)
+    assert torch.allclose(manual, expected, atol=1e-6)
+
+    causal = combine(padding_mask(torch.ones(2, 5, dtype=torch.long)), causal_mask(5))
+    attention.fast = False
+    expected, _ = reference(x, x, x, attn_mask=~causal_mask(5))
+    assert torch.allclose(attention(x, None, causal), expected, atol=1e-6)
+
+
+def test_masks_are_what_they_say():
+    assert causal_mask(3).tolist() == [
+        [True, False, False],
+        [True, True, False],
+        [True, True, True],
+    ]
+    allowed = combine(padding_mask(torch.tensor([[1, 1, 0], [0, 0, 0]])), causal_mask(3))
+    assert allowed[0, 0].tolist() == [
+        [True, False, False],
+        [True, True, False],
+        [True, True, False],
+    ]
+    assert allowed[1, 0].all(), "a fully padded row may see everything rather than nothing"
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"d_model": 30, "heads": 4}, "d_model 30 is not divisible by 4 heads"),
+        ({"positional": "rotary"}, "positional must be one of"),
+        ({"norm": "middle"}, "norm must be one of"),
+    ],
+)
+def test_bad_model_configs_are_refused(options, message):
+    with pytest.raises(ConfigError, match=message):
+        ModelConfig(vocab_size=V, **options)
