@@ -8,6 +8,8 @@ STAMP := $(VENV)/.txdata-installed
 demo: $(STAMP)
 	$(BIN)/txdata show --mode mlm
 	$(BIN)/txdata show --mode seq2seq
+	$(BIN)/txdata train --mode seq2seq --out runs/demo-seq2seq --overwrite
+	$(BIN)/txdata predict --run runs/demo-seq2seq "0 1 0 1 0 1 0 1 0 1"
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -142,12 +142,12 @@ def report(console: Console, mode: str, result: RunResult, seconds: float) -> No
             mark = "[green]✓[/]" if sample["correct"] else "[red]✗[/]"
             table.add_row(sample["input"], sample["target"], sample["prediction"], mark)
     else:
-        for column in ("input", "pos", "target", "top 3", ""):
+        for column in ("around the <chosen> token", "target", "top 3", ""):
             table.add_column(column)
         for sample in result.samples[:8]:
             top = "  ".join(f"{token} {p:.2f}" for token, p in sample["top"])
             mark = "[green]✓[/]" if sample["correct"] else "[red]✗[/]"
-            table.add_row(sample["input"], str(sample["position"]), sample["target"], top, mark)
+            table.add_row(sample["context"], sample["target"], top, mark)
     console.print(table)
     metrics = result.metrics
     headline = f"accuracy {metrics.get('accuracy', 0):.1%} on labelled tokens"
@@ -155,7 +155,9 @@ def report(console: Console, mode: str, result: RunResult, seconds: float) -> No
         headline += f", exact match {metrics['exact_match']:.1%} decoding freely"
     if "unigram_accuracy" in metrics:
         headline += f" (always guessing the commonest token: {metrics['unigram_accuracy']:.1%})"
-    console.print(f"[bold]{mode}[/], step {result.step}, {seconds:.1f} s: {headline}")
-    console.print(f"held out: {result.heldout}")
+    console.print(
+        f"[bold]{mode}[/], step {result.step}, {seconds:.1f} s: {headline}", soft_wrap=True
+    )
+    console.print(f"held out: {result.heldout}", soft_wrap=True)
     state = "interrupted; resume with --resume" if result.interrupted else "saved"
-    console.print(f"run {state}: {result.directory}")
+    console.print(f"run {state}: {result.directory}", soft_wrap=True)

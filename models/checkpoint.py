@@ -24,7 +24,7 @@ from torch import nn
 
 from models.transformer import ModelConfig, build_model
 from txdata.config import DataConfig
-from txdata.errors import RunError, TxdataError
+from txdata.errors import ConfigError, RunError, TxdataError
 from txdata.files import atomic_path, atomic_write_text
 from txdata.objectives.mlm import MaskingConfig
 from txdata.sources import SourceConfig
@@ -53,6 +53,17 @@ class TrainConfig:
     checkpoint_every: int = 100
     seed: int = 0
     device: str = "auto"  # auto: CUDA when present, else CPU
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "eval_every", "eval_examples", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name.replace('_', ' ')} must be at least 1")
+        if self.lr <= 0 or self.warmup < 0 or self.seed < 0:
+            raise ConfigError("lr must be positive; warmup and seed must be 0 or more")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ConfigError(f"label smoothing must lie in [0, 1), got {self.label_smoothing}")
+        if self.schedule not in ("cosine", "inverse_sqrt"):
+            raise ConfigError(f"schedule must be cosine or inverse_sqrt, got {self.schedule!r}")
 
 
 @dataclass

@@ -200,26 +200,23 @@ def sample_predictions(
             )
         return samples
     positions = (labels != IGNORE_INDEX).nonzero()  # (N, 2)
-    ids, probabilities = top_k_fills(
+    ids, chances = top_k_fills(
         model, batch["input_ids"], batch["attention_mask"], positions.to(device), k=3
     )
+    token = data.tokenizer.id_to_token
     samples = []
-    for (row, column), candidates, chances in zip(
-        positions.tolist(), ids.tolist(), probabilities.tolist()
+    for (row, column), candidates, probabilities in zip(
+        positions.tolist(), ids.tolist(), chances.tolist()
     ):
-        shown = batch["input_ids"][row].tolist()
+        shown = [token(i) for i in batch["input_ids"][row].tolist()]
+        shown[column] = f"<{shown[column]}>"
         samples.append(
             {
-                "input": decode(
-                    shown[1 : int(batch["attention_mask"][row].sum()) - 1],
-                    skip_special_tokens=False,
-                ),
-                "position": column,
-                "target": data.tokenizer.id_to_token(int(labels[row, column])),
-                "top": [
-                    [data.tokenizer.id_to_token(c), round(p, 3)]
-                    for c, p in zip(candidates, chances)
-                ],
+                "context": " ".join(shown[max(column - 4, 1) : column + 5])
+                .replace(" [SEP]", "")
+                .replace(" [PAD]", ""),
+                "target": token(int(labels[row, column])),
+                "top": [[token(c), round(p, 3)] for c, p in zip(candidates, probabilities)],
                 "correct": candidates[0] == int(labels[row, column]),
             }
         )

@@ -13,9 +13,7 @@ import torch
 from torch import nn
 
 from models.checkpoint import TrainConfig
-from txdata.errors import ConfigError, TrainingError
-
-SCHEDULES = ("cosine", "inverse_sqrt")
+from txdata.errors import TrainingError
 
 
 class Callbacks:
@@ -42,8 +40,6 @@ def learning_rate(step: int, config: TrainConfig) -> float:
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
     """AdamW; weight decay only on matrices, not on biases, norms or (tied) embeddings' bias."""
-    if config.schedule not in SCHEDULES:
-        raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)}")
     matrices = [p for p in model.parameters() if p.dim() >= 2]
     others = [p for p in model.parameters() if p.dim() < 2]
     groups = [
@@ -83,7 +79,7 @@ def train_loop(
             batch = {key: value.to(device) for key, value in batch_at(step).items()}
             loss = model(batch, label_smoothing=config.label_smoothing).loss
             if not torch.isfinite(loss):
-                raise TrainingError(f"the loss became {float(loss)} at step {step + 1}")
+                raise TrainingError(f"the loss became {loss.item()} at step {step + 1}")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), config.clip)

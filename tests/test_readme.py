@@ -37,3 +37,6 @@ def test_demo_command_runs_and_shows_both_modes():
     assert "mlm on alternating: loss on" in result.stdout
     assert "seq2seq on alternating: loss on" in result.stdout
     assert "[MASK]" in result.stdout and "[BOS]" in result.stdout
+    words = " ".join(result.stdout.split())
+    assert "exact match 100.0% decoding freely" in words
+    assert "0 1 0 1 0 1 0 1 0 1 → 1 0 1 0 1 0 1 0 1 0" in words

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from txdata.errors import ConfigError
+from txdata.objectives import objective_class
 from txdata.objectives.mlm import MaskingConfig
 from txdata.sources import SourceConfig
 
@@ -22,6 +23,7 @@ class DataConfig:
     pad_to_multiple_of: int | None = None
 
     def __post_init__(self) -> None:
+        objective_class(self.mode)  # an unknown mode fails here, before any work
         if self.length < 3:
             raise ConfigError(
                 f"length {self.length} is too short: it must hold [CLS], [SEP] and a token"

@@ -1,0 +1,157 @@
+"""`txdata train` and `txdata predict` from the command line, and how they refuse bad input."""
+
+import json
+import shutil
+
+import pytest
+from tokenizers import Tokenizer
+from typer.testing import CliRunner
+
+from cli.main import app
+from txdata.tokenizer import alternating_tokenizer
+
+runner = CliRunner()
+TINY = ["--d-model", "16", "--heads", "2", "--layers", "1", "--count", "64", "--eval-every", "20"]
+
+
+def invoke(*args: str):
+    return runner.invoke(app, list(args))
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    for mode in ("seq2seq", "mlm"):
+        result = invoke("train", "--mode", mode, *TINY, "--steps", "40", "--out", str(root / mode))
+        assert result.exit_code == 0, result.output
+    return root
+
+
+def test_train_reports_evaluations_predictions_and_where_it_saved(runs, tmp_path):
+    result = invoke(
+        "train", "--mode", "seq2seq", *TINY, "--steps", "20", "--out", str(tmp_path / "r")
+    )
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "held-out evaluation" in out and "exact match" in out
+    assert "held-out predictions" in out and "prediction" in out
+    assert f"run saved: {tmp_path / 'r'}" in out.replace("\n", "")
+    config = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert (
+        config["command"][:3] == ["txdata", "train", "--mode"] or config["command"][0] == "txdata"
+    )
+    assert config["train"]["steps"] == 20 and config["model"]["d_model"] == 16
+
+
+def test_predict_decodes_with_a_seq2seq_run(runs):
+    result = invoke("predict", "--run", str(runs / "seq2seq"), "1 0 1 0", "--format", "json")
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["mode"] == "seq2seq" and answer["input"] == "1 0 1 0"
+    assert set(answer["output"].split()) <= {"0", "1"}
+
+
+def test_predict_fills_each_mask_with_an_mlm_run(runs):
+    result = invoke(
+        "predict", "--run", str(runs / "mlm"), "1 [MASK] 1 0 [MASK]", "--format", "json"
+    )
+    assert result.exit_code == 0, result.output
+    fills = json.loads(result.stdout)["fills"]
+    assert [fill["position"] for fill in fills] == [2, 5]
+    for fill in fills:
+        probabilities = [c["probability"] for c in fill["candidates"]]
+        assert len(probabilities) == 5 and probabilities == sorted(probabilities, reverse=True)
+    table = invoke("predict", "--run", str(runs / "mlm"), "1 [MASK] 1")
+    assert table.exit_code == 0 and "#1" in table.stdout and "[MASK]" in table.stdout
+
+
+def broken_copy(runs, tmp_path, mode="seq2seq"):
+    target = tmp_path / "broken"
+    shutil.copytree(runs / mode, target)
+    return target
+
+
+def tamper_config(directory, **changes):
+    path = directory / "config.json"
+    config = json.loads(path.read_text())
+    config["model"].update(changes)
+    path.write_text(json.dumps(config))
+
+
+def one_line_error(result) -> str:
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+def test_missing_and_incomplete_runs_are_named(runs, tmp_path):
+    assert "no run directory at" in one_line_error(
+        invoke("predict", "--run", str(tmp_path / "x"), "1")
+    )
+    broken = broken_copy(runs, tmp_path)
+    (broken / "model.safetensors").unlink()
+    message = one_line_error(invoke("predict", "--run", str(broken), "1 0"))
+    assert "is incomplete: model.safetensors missing" in message
+
+
+def test_tampered_runs_are_refused(runs, tmp_path):
+    broken = broken_copy(runs, tmp_path)
+    (broken / "config.json").write_text("{ not json")
+    assert "config.json is not valid JSON" in one_line_error(
+        invoke("predict", "--run", str(broken), "1")
+    )
+
+    broken = broken_copy(runs, tmp_path / "2")
+    tamper_config(broken, d_model=32, heads=2)
+    message = one_line_error(invoke("predict", "--run", str(broken), "1 0"))
+    assert "has shape" in message and "the config expects" in message
+
+    broken = broken_copy(runs, tmp_path / "3")
+    (broken / "tokenizer.json").write_text(alternating_tokenizer("a b c").to_str())
+    assert "has 10 tokens, but the model was built for 9" in one_line_error(
+        invoke("predict", "--run", str(broken), "1 0")
+    )
+
+    broken = broken_copy(runs, tmp_path / "4")
+    (broken / "model.safetensors").write_bytes(b"\x00" * 64)
+    assert "not a readable safetensors file" in one_line_error(
+        invoke("predict", "--run", str(broken), "1 0")
+    )
+
+
+def test_predict_input_outside_the_vocabulary_is_named(runs):
+    message = one_line_error(invoke("predict", "--run", str(runs / "mlm"), "1 0 7"))
+    assert "cannot encode '7'" in message
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--d-model", "30", "--heads", "4"], "d_model 30 is not divisible by 4 heads"),
+        (["--positional", "rotary"], "positional must be one of"),
+        (["--mode", "clm"], "unknown mode 'clm'"),
+    ],
+)
+def test_bad_train_options_are_refused_before_anything_is_written(tmp_path, args, message):
+    result = invoke("train", *args, "--out", str(tmp_path / "run"))
+    assert message in one_line_error(result)
+    assert not (tmp_path / "run").exists()
+
+
+def test_non_empty_out_needs_overwrite_and_resume_keeps_its_mode(runs, tmp_path):
+    message = one_line_error(invoke("train", "--mode", "mlm", "--out", str(runs / "mlm")))
+    assert "is not empty: pass --overwrite" in message
+    resumed = broken_copy(runs, tmp_path, "mlm")
+    message = one_line_error(invoke("train", "--mode", "seq2seq", "--resume", str(resumed)))
+    assert "is a mlm run, not seq2seq" in message
+
+
+def test_resume_continues_a_saved_run(runs, tmp_path):
+    run = broken_copy(runs, tmp_path, "seq2seq")
+    result = invoke("train", "--resume", str(run), "--steps", "60")
+    assert result.exit_code == 0, result.output
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").open()]
+    assert steps == [20, 40, 60]
+    assert Tokenizer.from_file(str(run / "tokenizer.json")).get_vocab_size() == 9

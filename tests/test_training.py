@@ -1,0 +1,125 @@
+"""Training runs: convergence, exact resume, checkpoints that survive NaN and Ctrl-C, and
+run directories that refuse to be overwritten or misread."""
+
+import json
+import os
+import signal
+from dataclasses import replace
+
+import pytest
+import torch
+from safetensors import safe_open
+
+import models.transformer
+from models.checkpoint import DEFAULT_STEPS, RunConfig, TrainConfig, load_run
+from models.run import train_run
+from models.train import Callbacks
+from models.transformer import ModelConfig
+from txdata import DataConfig, SourceConfig
+from txdata.errors import RunError, TrainingError
+
+TINY_MODEL = ModelConfig(d_model=16, heads=2, layers=1, d_ff=32, dropout=0.1)
+TINY_TRAIN = TrainConfig(steps=40, batch_size=16, eval_every=20, checkpoint_every=1000)
+
+
+def tiny(mode: str, **train) -> RunConfig:
+    data = DataConfig(mode=mode, source=SourceConfig(count=64))
+    return RunConfig(mode, data, TINY_MODEL, replace(TINY_TRAIN, **train))
+
+
+def weights(directory):
+    return load_run(directory).model.state_dict()
+
+
+class InterruptAt(Callbacks):
+    """Presses Ctrl-C (a real SIGINT) once step `at` has finished."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def on_step(self, step, loss, lr, tokens_per_second):
+        if step == self.at:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+@pytest.mark.parametrize("mode", ["seq2seq", "mlm"])
+def test_interrupted_and_resumed_run_equals_a_straight_run(tmp_path, mode):
+    config = tiny(mode, steps=100, eval_every=50)
+    straight = train_run(config, tmp_path / "straight")
+    halted = train_run(config, tmp_path / "halted", callbacks=InterruptAt(50))
+    assert halted.interrupted and halted.step == 50
+    assert load_run(tmp_path / "halted").step == 50
+    resumed = train_run(config, tmp_path / "halted", resume=True)
+    assert resumed.step == 100
+    for name, tensor in weights(tmp_path / "straight").items():
+        assert torch.equal(tensor, weights(tmp_path / "halted")[name]), name
+    assert resumed.metrics == straight.metrics
+    lines = (tmp_path / "halted" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in lines] == [50, 100]
+
+
+def test_run_directory_holds_config_weights_tokenizer_metrics_and_state(tmp_path):
+    train_run(tiny("seq2seq"), tmp_path / "run")
+    files = {path.name for path in (tmp_path / "run").iterdir()}
+    assert files == {
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "metrics.jsonl",
+        "state.safetensors",
+        "state.json",
+    }
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert set(config) == {"mode", "data", "model", "train", "command"}
+    assert config["model"]["vocab_size"] == 9 and config["data"]["mode"] == "seq2seq"
+    metrics = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    assert [m["step"] for m in metrics] == [20, 40]
+    assert {"loss", "perplexity", "accuracy", "exact_match"} <= set(metrics[-1])
+
+
+def test_a_non_empty_directory_is_never_overwritten_unless_asked(tmp_path):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "notes.txt").write_text("mine")
+    with pytest.raises(RunError, match="is not empty: pass --overwrite"):
+        train_run(tiny("mlm"), tmp_path / "run")
+    assert (tmp_path / "run" / "notes.txt").read_text() == "mine"
+    train_run(tiny("mlm"), tmp_path / "run", overwrite=True)
+    assert not (tmp_path / "run" / "notes.txt").exists()
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
+    real_loss, calls = models.transformer.lm_loss, {"n": 0}
+
+    def loss_that_turns_nan(*args, **kwargs):
+        calls["n"] += 1
+        loss = real_loss(*args, **kwargs)
+        return loss * float("nan") if calls["n"] > 5 else loss
+
+    monkeypatch.setattr(models.transformer, "lm_loss", loss_that_turns_nan)
+    config = tiny("mlm", steps=10, checkpoint_every=2, eval_every=100)
+    with pytest.raises(TrainingError, match=r"loss became nan at step 6; .* step 4 is kept"):
+        train_run(config, tmp_path / "run")
+    with safe_open(str(tmp_path / "run" / "model.safetensors"), "pt") as saved:
+        assert saved.metadata()["step"] == "4"
+    assert json.loads((tmp_path / "run" / "state.json").read_text())["step"] == 4
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_cuda_is_refused(tmp_path):
+    config = tiny("mlm", device="cuda")
+    with pytest.raises(TrainingError, match="CUDA is not available"):
+        train_run(config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("mode", ["seq2seq", "mlm"])
+def test_defaults_reach_100_percent_on_the_alternating_sequence(tmp_path, mode):
+    """The defaults of `txdata train`, checked by steps (not by time)."""
+    config = RunConfig(
+        mode, DataConfig(mode=mode), ModelConfig(), TrainConfig(steps=DEFAULT_STEPS[mode])
+    )
+    result = train_run(config, tmp_path / "run")
+    assert result.metrics["accuracy"] == 1.0
+    if mode == "seq2seq":
+        assert result.metrics["exact_match"] == 1.0
+        assert all(sample["correct"] for sample in result.samples)
