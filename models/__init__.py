@@ -1,1 +1,1 @@
-"""The from-scratch transformer core: built in the next issue (training both modes)."""
+"""The from-scratch transformer core, its training loop, runs and checkpoints, and decoding."""
