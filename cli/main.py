@@ -5,6 +5,9 @@ from __future__ import annotations
 import datasets
 import typer
 
+from cli.compare import compare
+from cli.inspect import attention, plot
+from cli.masks import masks
 from cli.predict import predict
 from cli.show import show
 from cli.train import train
@@ -25,6 +28,10 @@ def main() -> None:
 app.command()(show)
 app.command()(train)
 app.command()(predict)
+app.command()(masks)
+app.command()(attention)
+app.command()(plot)
+app.command()(compare)
 
 
 def run() -> None:

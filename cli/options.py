@@ -20,6 +20,9 @@ class Format(str, Enum):
 
 
 Mode = Annotated[str, typer.Option(help=f"Objective: {', '.join(sorted(OBJECTIVES))}.")]
+ShowMode = Annotated[
+    str, typer.Option(help=f"Objective: {', '.join(sorted(OBJECTIVES))}, or both side by side.")
+]
 Source = Annotated[
     str,
     typer.Option(
@@ -86,6 +89,15 @@ ExactCount = Annotated[
 ]
 
 
+Leaky = Annotated[
+    bool,
+    typer.Option(
+        help="seq2seq demonstration of a classic bug: the decoder reads its own labels.",
+        rich_help_panel=DATA,
+    ),
+]
+
+
 def data_config(options: dict) -> DataConfig:
     """The `DataConfig` that a command's parsed options (`ctx.params`) describe."""
     return DataConfig(
@@ -112,4 +124,5 @@ def data_config(options: dict) -> DataConfig:
             exact_count=options["exact_count"],
         ),
         pad_to_multiple_of=options["pad_to_multiple_of"],
+        leaky=options.get("leaky", False),
     )

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from cli import options as o
 from cli.errors import reports_errors
+from cli.render import console as make_console
 from models.predict import predict as run_prediction
 
 
@@ -29,7 +29,7 @@ def predict(
     if format is o.Format.json:
         typer.echo(json.dumps(result))
         return
-    console = Console(highlight=False)
+    console = make_console()
     if result["mode"] == "seq2seq":
         console.print(f"{result['input']}  →  [bold]{result['output']}[/]")
         return

@@ -12,10 +12,11 @@ OPTIONAL = (("exact_match", "exact match", "{:.1%}"), ("unigram_accuracy", "unig
 
 
 class TrainingProgress(Callbacks):
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, label: str = "training") -> None:
         self.console = console
+        self.label = label  # names the next bar; `txdata compare` sets it to each mode
         self.progress = Progress(
-            TextColumn("[bold]training"),
+            TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("loss {task.fields[loss]:.4f}  lr {task.fields[lr]:.2e}"),
@@ -34,8 +35,9 @@ class TrainingProgress(Callbacks):
         self.progress.stop()
 
     def on_start(self, step: int, steps: int) -> None:
+        self.header_shown = False
         self.task = self.progress.add_task(
-            "train", total=steps, completed=step, loss=0, lr=0, speed=0
+            self.label, total=steps, completed=step, loss=0, lr=0, speed=0
         )
 
     def on_step(self, step: int, loss: float, lr: float, tokens_per_second: float) -> None:
@@ -47,7 +49,8 @@ class TrainingProgress(Callbacks):
         ]
         if not self.header_shown:
             header = f"{'step':>6}" + "".join(f"{title:>13}" for _, title, _ in columns)
-            self.progress.console.print(f"[bold]held-out evaluation[/]\n{header}")
+            title = f"held-out evaluation ({self.label})" if self.label != "training" else ""
+            self.progress.console.print(f"[bold]{title or 'held-out evaluation'}[/]\n{header}")
             self.header_shown = True
         row = f"{step:>6}" + "".join(f"{fmt.format(metrics[key]):>13}" for key, _, fmt in columns)
         self.progress.console.print(row, highlight=False)

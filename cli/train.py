@@ -15,6 +15,7 @@ from rich.table import Table
 from cli import options as o
 from cli.errors import reports_errors
 from cli.progress import TrainingProgress
+from cli.render import console as make_console
 from models.checkpoint import DEFAULT_STEPS, RunConfig, TrainConfig, load_run
 from models.run import RunResult, train_run
 from models.transformer import ModelConfig
@@ -122,7 +123,7 @@ def train(
         )
         config = RunConfig(mode, data, model, training, command=["txdata", *sys.argv[1:]])
         directory = out or Path("runs") / f"{mode}-{time.strftime('%Y%m%d-%H%M%S')}"
-    console = Console(highlight=False)
+    console = make_console()
     started = time.perf_counter()
     with TrainingProgress(console) as progress:
         result = train_run(

@@ -50,6 +50,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     eval_every: int = 50
     eval_examples: int = 256  # held-out examples per evaluation
+    eval_length: int | None = None  # alternating: evaluate on windows of another length
     checkpoint_every: int = 100
     seed: int = 0
     device: str = "auto"  # auto: CUDA when present, else CPU
@@ -62,6 +63,8 @@ class TrainConfig:
             raise ConfigError("lr must be positive; warmup and seed must be 0 or more")
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ConfigError(f"label smoothing must lie in [0, 1), got {self.label_smoothing}")
+        if self.eval_length is not None and self.eval_length < 3:
+            raise ConfigError(f"eval length must be at least 3, got {self.eval_length}")
         if self.schedule not in ("cosine", "inverse_sqrt"):
             raise ConfigError(f"schedule must be cosine or inverse_sqrt, got {self.schedule!r}")
 

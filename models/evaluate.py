@@ -23,7 +23,7 @@ def evaluate(
     """Metrics over all `batches`; pass `bos_id` and `eos_id` to decode seq2seq freely."""
     was_training = model.training
     model.eval()
-    loss_sum, correct, labelled, exact, rows = 0.0, 0, 0, 0, 0
+    loss_sum, confidence, correct, labelled, exact, rows = 0.0, 0.0, 0, 0, 0, 0
     for batch in batches:
         batch = {key: value.to(device) for key, value in batch.items()}
         output = model(batch)
@@ -31,7 +31,9 @@ def evaluate(
         has_label = labels != IGNORE_INDEX
         count = int(has_label.sum())
         loss_sum += float(output.loss) * count
-        correct += int((output.logits.argmax(-1) == labels)[has_label].sum())
+        probabilities = output.logits[has_label].softmax(dim=-1)  # (N, V)
+        confidence += float(probabilities.max(dim=-1).values.sum())
+        correct += int((probabilities.argmax(dim=-1) == labels[has_label]).sum())
         labelled += count
         if bos_id is not None:
             decoded = greedy_decode(
@@ -46,6 +48,8 @@ def evaluate(
         "loss": loss,
         "perplexity": math.exp(min(loss, 50.0)),
         "accuracy": correct / max(labelled, 1),
+        # Mean top probability: above the accuracy, the model is overconfident (calibration).
+        "confidence": confidence / max(labelled, 1),
     }
     if bos_id is not None:
         metrics["exact_match"] = exact / max(rows, 1)

@@ -19,7 +19,7 @@ import torch
 from models.checkpoint import RunConfig, load_run, load_training_state, save_checkpoint
 from models.decode import greedy_decode, top_k_fills
 from models.evaluate import evaluate
-from models.train import Callbacks, make_optimizer, train_loop
+from models.train import Callbacks, LoopResult, make_optimizer, train_loop
 from models.transformer import build_model
 from txdata.batches import Batches
 from txdata.errors import ConfigError, RunError, TrainingError
@@ -37,6 +37,7 @@ class RunResult:
     heldout: str  # what the held-out examples are
     metrics: dict[str, float] = field(default_factory=dict)
     samples: list[dict] = field(default_factory=list)
+    loop: LoopResult | None = None  # token counts and time of this session's steps
 
 
 def resolve_device(name: str) -> torch.device:
@@ -75,7 +76,9 @@ def train_run(
     torch.manual_seed(config.train.seed)
     resumed = load_run(directory, device) if resume else None
     data = prepare(config.data, tokenizer=resumed.tokenizer if resumed else None)
-    train_examples, eval_examples, heldout = heldout_split(data, config.train.eval_examples)
+    train_examples, eval_examples, heldout = heldout_split(
+        data, config.train.eval_examples, config.train.eval_length
+    )
     config = replace(
         config, model=replace(config.model, vocab_size=data.tokenizer.get_vocab_size())
     )
@@ -125,7 +128,7 @@ def train_run(
         last_saved["step"] = step
 
     try:
-        step, interrupted = train_loop(
+        loop = train_loop(
             model, optimizer, batch_at, config.train, device, start, run_eval, save, callbacks
         )
     except TrainingError as error:
@@ -133,23 +136,37 @@ def train_run(
         where = f"the checkpoint of step {kept} is kept" if kept else "no checkpoint was written"
         raise TrainingError(f"{error}; stopped, and {where} in {directory}") from None
     samples = sample_predictions(config.mode, model, eval_batches, data, device)
-    return RunResult(directory, step, interrupted, heldout, dict(latest), samples)
+    return RunResult(directory, loop.step, loop.interrupted, heldout, dict(latest), samples, loop)
 
 
-def heldout_split(data: PreparedData, limit: int) -> tuple[datasets.Dataset, datasets.Dataset, str]:
-    """Training examples, held-out examples, and a sentence saying what was held out."""
+def heldout_split(
+    data: PreparedData, limit: int, length: int | None = None
+) -> tuple[datasets.Dataset, datasets.Dataset, str]:
+    """Training examples, held-out examples, and a sentence saying what was held out.
+
+    `length` (alternating only) evaluates on windows of another length than training saw.
+    """
     source = data.config.source
     if source.source == "alternating":
         # A periodic sequence leaves nothing unseen to hold out: evaluate on windows further
         # along the sequence than any training window, and say that their contents recur.
         later = replace(source, offset=source.offset + source.count, count=min(limit, 64))
-        held = prepare(replace(data.config, source=later), tokenizer=data.tokenizer)
+        length = length or data.config.length
+        held = prepare(replace(data.config, source=later, length=length), data.tokenizer)
         first, last = later.offset, later.offset + later.count - 1
+        if length != data.config.length:
+            note = (
+                f"windows of {length} tokens at offsets {first}-{last}; "
+                f"training saw {data.config.length}-token windows"
+            )
+            return data.examples, held.examples, note
         note = (
             f"windows at offsets {first}-{last}, after every training window "
             "(the sequence is periodic, so their contents also occur in training)"
         )
         return data.examples, held.examples, note
+    if length is not None:
+        raise ConfigError("--eval-length works with the alternating source only")
     size = min(limit, max(1, data.examples.num_rows // 10))
     if data.examples.num_rows < 2:
         raise ConfigError("need at least 2 examples to hold one out for evaluation")

@@ -8,12 +8,14 @@ import math
 import signal
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from models.checkpoint import TrainConfig
 from txdata.errors import TrainingError
+from txdata.special_tokens import IGNORE_INDEX
 
 
 class Callbacks:
@@ -49,6 +51,15 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.AdamW:
     return torch.optim.AdamW(groups, lr=config.lr)
 
 
+@dataclass
+class LoopResult:
+    step: int  # the last finished step
+    interrupted: bool  # stopped by Ctrl-C
+    tokens_read: int  # real (non-pad) tokens the model read, encoder and decoder
+    loss_tokens: int  # tokens that carried a loss (label not -100)
+    seconds: float  # spent in training steps, evaluation excluded
+
+
 def train_loop(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -59,8 +70,8 @@ def train_loop(
     evaluate: Callable[[int], dict[str, float]] = lambda step: {},
     save: Callable[[int], None] = lambda step: None,
     callbacks: Callbacks | None = None,
-) -> tuple[int, bool]:
-    """Train from `start_step` to `config.steps`. Returns (last step, interrupted).
+) -> LoopResult:
+    """Train from `start_step` to `config.steps`.
 
     Ctrl-C is honoured between steps: the finished step is saved, never a half-applied one.
     A loss that is NaN or infinite stops training before anything is saved, so the last good
@@ -70,32 +81,38 @@ def train_loop(
     callbacks.on_start(start_step, config.steps)
     model.train()
     interrupted = _InterruptFlag()
-    step, tokens, started = start_step, 0, time.perf_counter()
+    result = LoopResult(start_step, False, 0, 0, 0.0)
     with interrupted:
-        while step < config.steps and not interrupted.raised:
-            lr = learning_rate(step, config)
+        while result.step < config.steps and not interrupted.raised:
+            started = time.perf_counter()
+            lr = learning_rate(result.step, config)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            batch = {key: value.to(device) for key, value in batch_at(step).items()}
+            batch = {key: value.to(device) for key, value in batch_at(result.step).items()}
             loss = model(batch, label_smoothing=config.label_smoothing).loss
             if not torch.isfinite(loss):
-                raise TrainingError(f"the loss became {loss.item()} at step {step + 1}")
+                raise TrainingError(f"the loss became {loss.item()} at step {result.step + 1}")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), config.clip)
             optimizer.step()
-            step += 1
-            tokens += sum(int(v.sum()) for k, v in batch.items() if k.endswith("attention_mask"))
-            callbacks.on_step(step, loss.item(), lr, tokens / (time.perf_counter() - started))
+            step = result.step = result.step + 1
+            result.tokens_read += sum(
+                int(value.sum()) for key, value in batch.items() if key.endswith("attention_mask")
+            )
+            result.loss_tokens += int((batch["labels"] != IGNORE_INDEX).sum())
+            result.seconds += time.perf_counter() - started
+            callbacks.on_step(step, loss.item(), lr, result.tokens_read / result.seconds)
             if step % config.eval_every == 0 or step == config.steps:
                 callbacks.on_eval(step, evaluate(step))
             if step % config.checkpoint_every == 0 or step == config.steps:
                 save(step)
                 callbacks.on_checkpoint(step)
-    if interrupted.raised and step % config.checkpoint_every and step != config.steps:
-        save(step)
-        callbacks.on_checkpoint(step)
-    return step, interrupted.raised
+    result.interrupted = interrupted.raised
+    if result.interrupted and result.step % config.checkpoint_every:
+        save(result.step)
+        callbacks.on_checkpoint(result.step)
+    return result
 
 
 class _InterruptFlag:

@@ -168,3 +168,31 @@ def test_bad_input_gives_one_line_and_exit_code_1(bad_files, args, message):
     assert lines[0].startswith("error: ")
     assert message.format(tmp=bad_files) in lines[0]
     assert "Traceback" not in result.output
+
+
+def test_both_modes_side_by_side_share_the_source():
+    result = show("--mode", "both", "--format", "json", "--batch-size", "2")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["mode"] == "both"
+    seq2seq, mlm = document["seq2seq"]["batch"], document["mlm"]["batch"]
+    cls, sep, eos = (document["special_tokens"][t] for t in ("[CLS]", "[SEP]", "[EOS]"))
+    mlm_labels = mlm["labels"]
+    for s2s_row, mlm_row, labels in zip(seq2seq["input_ids"], mlm["input_ids"], mlm_labels):
+        original = [lab if lab != -100 else tok for tok, lab in zip(mlm_row, labels)]
+        assert original == [cls, *s2s_row[:-1], sep]  # the same source, aligned
+        assert s2s_row[-1] == eos
+    # Same seed, same source: the mlm half is the batch `show --mode mlm` prints.
+    alone = json.loads(show("--mode", "mlm", "--format", "json", "--batch-size", "2").stdout)
+    assert alone["batch"] == mlm
+
+
+def test_both_modes_table_and_footer():
+    result = show("--mode", "both", "--batch-size", "1")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "seq2seq on the left, mlm on the right" in out
+    assert "s2s in" in out and "dec in" in out and "mlm in" in out and "chosen" in out
+    assert "11 source + 11 target" in out and "11 (100 % of target)" in out
+    assert "(causal)" in out and "every token, left and right" in out
+    assert max(len(line) for line in out.splitlines()) <= 100

@@ -21,6 +21,7 @@ class DataConfig:
     length: int = 12  # tokens per sequence, special tokens included
     masking: MaskingConfig = field(default_factory=MaskingConfig)
     pad_to_multiple_of: int | None = None
+    leaky: bool = False  # seq2seq demonstration only: feed the decoder its own labels
 
     def __post_init__(self) -> None:
         objective_class(self.mode)  # an unknown mode fails here, before any work

@@ -83,9 +83,9 @@ class MaskedLM:
 
     def examples(self, source) -> datasets.Dataset:
         texts = source.texts()
-        return texts.map(self._windows, batched=True, remove_columns=texts.column_names)
+        return texts.map(self.windows, batched=True, remove_columns=texts.column_names)
 
-    def _windows(self, batch: dict[str, list[str]]) -> dict[str, list[list[int]]]:
+    def windows(self, batch: dict[str, list[str]]) -> dict[str, list[list[int]]]:
         """Cut each document into rows of `length - 2` tokens, between [CLS] and [SEP]."""
         span, cls, sep = self.length - 2, self.special.cls, self.special.sep
         rows: dict[str, list[list[int]]] = {"input_ids": [], "word_ids": []}

@@ -33,16 +33,21 @@ class Seq2Seq:
     name = "seq2seq"
 
     def __init__(
-        self, tokenizer: Tokenizer, length: int, pad_to_multiple_of: int | None = None
+        self,
+        tokenizer: Tokenizer,
+        length: int,
+        pad_to_multiple_of: int | None = None,
+        leaky: bool = False,
     ) -> None:
         self.tokenizer = tokenizer
         self.special = SpecialIds.of(tokenizer)
         self.length = length  # longest encoder or decoder sequence, [EOS] or [BOS] included
         self.pad_to_multiple_of = pad_to_multiple_of
+        self.leaky = leaky  # a demonstration of the classic bug: the decoder reads its labels
 
     @classmethod
     def from_config(cls, config: DataConfig, tokenizer: Tokenizer) -> Seq2Seq:
-        return cls(tokenizer, config.length, config.pad_to_multiple_of)
+        return cls(tokenizer, config.length, config.pad_to_multiple_of, config.leaky)
 
     def examples(self, source) -> datasets.Dataset:
         pairs = source.pairs()
@@ -64,10 +69,16 @@ class Seq2Seq:
         pad, multiple = self.special.pad, self.pad_to_multiple_of
         input_ids, attention_mask = pad_right(rows["input_ids"], pad, multiple)  # (B, S)
         labels, decoder_attention_mask = pad_right(rows["labels"], IGNORE_INDEX, multiple)  # (B, T)
+        if self.leaky:
+            # Wrong on purpose: position t reads the very token it must predict, so teacher
+            # forcing reaches ~100 % while free-running decoding, with no labels to copy, fails.
+            decoder_input_ids = labels.masked_fill(labels == IGNORE_INDEX, pad)
+        else:
+            decoder_input_ids = shift_right(labels, self.special.bos, pad)
         return {
             "input_ids": input_ids,
             "attention_mask": attention_mask,
-            "decoder_input_ids": shift_right(labels, self.special.bos, pad),
+            "decoder_input_ids": decoder_input_ids,
             "decoder_attention_mask": decoder_attention_mask,
             "labels": labels,
         }
