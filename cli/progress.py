@@ -7,7 +7,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from models.train import Callbacks
 
-METRICS = (("loss", "{:.4f}"), ("perplexity", "{:.3f}"), ("accuracy", "{:.1%}"))
+METRICS = (
+    ("loss", "{:.4f}"),
+    ("perplexity", "{:.3f}"),
+    ("accuracy", "{:.1%}"),
+    ("confidence", "{:.1%}"),
+)
 OPTIONAL = (("exact_match", "exact match", "{:.1%}"), ("unigram_accuracy", "unigram", "{:.1%}"))
 
 

@@ -49,6 +49,7 @@ def train(
     random_probability: o.RandomProbability = 0.1,
     whole_word: o.WholeWord = False,
     exact_count: o.ExactCount = False,
+    leaky: o.Leaky = False,
     d_model: Annotated[
         int, typer.Option(help="Width of token vectors.", rich_help_panel=MODEL)
     ] = 64,
@@ -59,6 +60,7 @@ def train(
     positional: Annotated[
         str, typer.Option(help="sinusoidal, learned or none.", rich_help_panel=MODEL)
     ] = "sinusoidal",
+    activation: Annotated[str, typer.Option(help="gelu or relu.", rich_help_panel=MODEL)] = "gelu",
     norm: Annotated[
         str, typer.Option(help="pre or post LayerNorm.", rich_help_panel=MODEL)
     ] = "pre",
@@ -73,6 +75,19 @@ def train(
         int, typer.Option(help="Examples per step.", rich_help_panel=TRAINING)
     ] = 64,
     lr: Annotated[float, typer.Option(help="Peak learning rate.", rich_help_panel=TRAINING)] = 3e-3,
+    warmup: Annotated[
+        int, typer.Option(help="Steps of linear warmup.", rich_help_panel=TRAINING)
+    ] = 30,
+    schedule: Annotated[
+        str, typer.Option(help="cosine or inverse_sqrt decay.", rich_help_panel=TRAINING)
+    ] = "cosine",
+    eval_length: Annotated[
+        int | None,
+        typer.Option(
+            help="Alternating: evaluate on windows of this length (positional extrapolation).",
+            rich_help_panel=TRAINING,
+        ),
+    ] = None,
     label_smoothing: Annotated[
         float, typer.Option(help="Label smoothing of the loss.", rich_help_panel=TRAINING)
     ] = 0.0,
@@ -109,6 +124,7 @@ def train(
             d_ff=d_ff,
             dropout=dropout,
             positional=positional,
+            activation=activation,
             norm=norm,
             max_len=max(512, length),
         )
@@ -116,6 +132,9 @@ def train(
             steps=steps or DEFAULT_STEPS[mode],
             batch_size=batch_size,
             lr=lr,
+            warmup=warmup,
+            schedule=schedule,
+            eval_length=eval_length,
             label_smoothing=label_smoothing,
             eval_every=eval_every,
             seed=seed,
@@ -154,6 +173,8 @@ def report(console: Console, mode: str, result: RunResult, seconds: float) -> No
     headline = f"accuracy {metrics.get('accuracy', 0):.1%} on labelled tokens"
     if "exact_match" in metrics:
         headline += f", exact match {metrics['exact_match']:.1%} decoding freely"
+    if "confidence" in metrics:
+        headline += f"; mean confidence {metrics['confidence']:.1%}"
     if "unigram_accuracy" in metrics:
         headline += f" (always guessing the commonest token: {metrics['unigram_accuracy']:.1%})"
     console.print(

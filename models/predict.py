@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from tokenizers import Tokenizer
 
 from models.checkpoint import load_run
 from models.decode import greedy_decode, top_k_fills
@@ -22,27 +23,15 @@ def predict(directory: Path, text: str, k: int = 5) -> dict:
     run = load_run(directory)
     run.model.eval()
     tokenizer, special = run.tokenizer, SpecialIds.of(run.tokenizer)
-    encoding = tokenizer.encode(text, add_special_tokens=False)
-    if not encoding.ids:
-        raise TokenizerError("the input is empty")
-    if special.unk in encoding.ids:
-        unknown = [
-            text[start:end]
-            for token, (start, end) in zip(encoding.ids, encoding.offsets)
-            if token == special.unk
-        ]
-        raise TokenizerError(
-            f"this run's tokenizer cannot encode {' '.join(map(repr, unknown))}; "
-            f"it knows {tokenizer.get_vocab_size()} tokens"
-        )
+    known = encode_known(tokenizer, text)
     length = run.config.data.length
     if run.config.mode == "seq2seq":
-        ids = torch.tensor([[*encoding.ids[: length - 1], special.eos]])
+        ids = torch.tensor([[*known[: length - 1], special.eos]])
         output = greedy_decode(
             run.model, ids, torch.ones_like(ids), special.bos, special.eos, length
         )
         return {"mode": "seq2seq", "input": text, "output": tokenizer.decode(output[0])}
-    ids = torch.tensor([[special.cls, *encoding.ids[: length - 2], special.sep]])
+    ids = torch.tensor([[special.cls, *known[: length - 2], special.sep]])
     masked = (ids[0] == special.mask).nonzero().flatten()
     columns = masked if len(masked) else torch.arange(1, ids.shape[1] - 1)
     positions = torch.stack([torch.zeros_like(columns), columns], dim=1)  # (N, 2)
@@ -59,3 +48,26 @@ def predict(directory: Path, text: str, k: int = 5) -> dict:
         for column, candidates, chances in zip(columns, top_ids.tolist(), probabilities.tolist())
     ]
     return {"mode": "mlm", "input": text, "fills": fills}
+
+
+def encode_known(tokenizer: Tokenizer, text: str) -> list[int]:
+    """The ids of `text`, no special tokens added; refuse an empty input or an unknown token.
+
+    >>> encode_known(alternating_tokenizer("1 0"), "1 0 [MASK]")
+    [8, 7, 4]
+    """
+    encoding = tokenizer.encode(text, add_special_tokens=False)
+    if not encoding.ids:
+        raise TokenizerError("the input is empty")
+    unk = SpecialIds.of(tokenizer).unk
+    if unk in encoding.ids:
+        unknown = [
+            text[start:end]
+            for token, (start, end) in zip(encoding.ids, encoding.offsets)
+            if token == unk
+        ]
+        raise TokenizerError(
+            f"this run's tokenizer cannot encode {' '.join(map(repr, unknown))}; "
+            f"it knows {tokenizer.get_vocab_size()} tokens"
+        )
+    return encoding.ids

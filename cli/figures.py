@@ -1,0 +1,201 @@
+"""Figures as PNG files: attention masks, learned attention weights, and training curves.
+
+matplotlib is imported inside each function, with the Agg backend: it takes a second or more to
+import, and there may be no display.
+
+>>> plot_metrics(Path("runs/s2s"), Path("runs/s2s/curves.png"))
+PosixPath('runs/s2s/curves.png')
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from models.attention_maps import attention_maps
+from models.checkpoint import load_run
+from models.mask_views import MaskGrid
+from txdata.errors import RunError
+from txdata.files import atomic_path
+
+DPI = 110
+ACCURACIES = {  # metrics.jsonl key -> (legend, line style); drawn where a run records them
+    "accuracy": ("accuracy (labelled tokens)", "-"),
+    "exact_match": ("exact match (free decoding)", "-"),
+    "confidence": ("confidence (mean top probability)", ":"),
+    "unigram_accuracy": ("baseline: commonest token", "--"),
+}
+PAD_GREY = "#999999"
+
+
+def masks_png(grids: list[tuple[str, MaskGrid]], path: Path, title: str = "") -> Path:
+    """One panel per (title, grid), side by side: dark where a query may attend, pale where
+    a [PAD] query may (its output is never used), white where masked; [PAD] labels in grey."""
+    plt, colors = _pyplot()
+    from matplotlib.patches import Patch
+
+    cmap = colors.ListedColormap(["#ffffff", "#9ecae1", "#08519c"])
+    widths = [max(len(grid.keys), 4) for _, grid in grids]
+    height = max(max(len(grid.queries), 4) for _, grid in grids)
+    figure, axes = plt.subplots(
+        1,
+        len(grids),
+        figsize=(sum(_inches(w) for w in widths) + 1, _inches(height) + 1.6),
+        width_ratios=widths,
+        layout="constrained",
+        squeeze=False,
+    )
+    for axis, (name, grid) in zip(axes[0], grids):
+        real = torch.tensor(grid.query_real, dtype=torch.int)[:, None]  # (T, 1)
+        state = grid.allowed.int() * (1 + real)  # (T, L): 0 masked, 1 pad query, 2 allowed
+        axis.imshow(state.numpy(), cmap=cmap, vmin=0, vmax=2)
+        _token_axes(axis, grid.queries, grid.keys, grid.query_real, grid.key_real)
+        axis.set_xticks([x - 0.5 for x in range(len(grid.keys) + 1)], minor=True)
+        axis.set_yticks([y - 0.5 for y in range(len(grid.queries) + 1)], minor=True)
+        axis.grid(which="minor", color="#d9d9d9", linewidth=0.6)
+        axis.tick_params(which="minor", length=0)
+        axis.set_title(name, fontsize=10)
+        axis.set_anchor("N")  # panels of fewer queries line up at the top
+    legend = [
+        Patch(facecolor="#08519c", label="may attend"),
+        Patch(facecolor="#9ecae1", label="a padding query may attend (its output is unused)"),
+        Patch(facecolor="#ffffff", edgecolor="#999999", label="masked"),
+    ]
+    figure.legend(handles=legend, loc="outside lower center", ncols=3, frameon=False)
+    figure.suptitle(title)
+    return _save(figure, path)
+
+
+def plot_metrics(run_dir: Path, png_path: Path) -> Path:
+    """Held-out loss (log scale) and accuracies against step, from the run's metrics.jsonl."""
+    run_dir = Path(run_dir)
+    records = read_metrics(run_dir)
+    plt, _ = _pyplot()
+    steps = [record["step"] for record in records]
+    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+    marker = "o" if len(steps) < 30 else None
+    losses = [record["loss"] for record in records]
+    loss_axis.plot(steps, losses, marker=marker, color="C3")
+    ylabel = "cross-entropy"
+    if min(losses) > 0 and max(losses) / min(losses) > 10:
+        loss_axis.set_yscale("log")  # on toy tasks the loss falls by orders of magnitude
+        ylabel += " (log scale)"
+    loss_axis.set(title="held-out loss", xlabel="step", ylabel=ylabel)
+    for key, (label, style) in ACCURACIES.items():
+        values = [(record["step"], record[key]) for record in records if key in record]
+        if values:
+            x, y = zip(*values)
+            accuracy_axis.plot(x, [100 * v for v in y], style, marker=marker, label=label)
+    accuracy_axis.set(title="held-out accuracy", xlabel="step", ylabel="%", ylim=(0, 102))
+    accuracy_axis.legend(loc="best", fontsize=9)
+    for axis in (loss_axis, accuracy_axis):
+        axis.grid(alpha=0.3)
+    figure.suptitle(_run_title(run_dir))
+    return _save(figure, png_path)
+
+
+def plot_attention(run_dir: Path, text: str, png_path: Path) -> Path:
+    """A heatmap per (attention, layer, head) of what the run's model attends to on `text`:
+    one row per attention and layer, one column per head, weights from 0 (white) to 1."""
+    maps = attention_maps(load_run(Path(run_dir)), text)
+    plt, _ = _pyplot()
+    rows = [
+        (name, layer) for name, weights in maps.weights.items() for layer in range(len(weights))
+    ]
+    heads = next(iter(maps.weights.values())).shape[1]
+    longest = max(len(maps.encoder_tokens), len(maps.decoder_tokens))
+    panel = _inches(max(longest, 4)) + 0.9  # room for token labels
+    figure, axes = plt.subplots(
+        len(rows),
+        heads,
+        figsize=(panel * heads + 1.2, panel * len(rows) + 0.6),
+        layout="constrained",
+        squeeze=False,
+    )
+    for row, (name, layer) in enumerate(rows):
+        queries, keys = maps.tokens(name)
+        for head in range(heads):
+            axis = axes[row, head]
+            image = axis.imshow(
+                maps.weights[name][layer, head].numpy(), cmap="Blues", vmin=0, vmax=1
+            )
+            _token_axes(axis, queries, keys)
+            stack = "decoder " if name == "cross-attention" else ""
+            axis.set_title(f"{stack}{name}, layer {layer + 1}, head {head + 1}", fontsize=9)
+    figure.colorbar(image, ax=axes, shrink=min(1.0, 2 / len(rows)), label="attention weight")
+    figure.suptitle(f"{_run_title(Path(run_dir))}: {text!r}")
+    return _save(figure, png_path)
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    """The records of a run's metrics.jsonl, one per evaluation."""
+    path = run_dir / "metrics.jsonl"
+    if not run_dir.is_dir():
+        raise RunError(f"no run directory at {run_dir}")
+    if not path.is_file():
+        raise RunError(f"run {run_dir} has no metrics.jsonl: it was never evaluated")
+    try:
+        records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    except json.JSONDecodeError as error:
+        raise RunError(f"{path} is not valid JSON lines ({error})") from None
+    if not records:
+        raise RunError(f"{path} is empty: the run was never evaluated")
+    if not all(isinstance(r, dict) and {"step", "loss"} <= r.keys() for r in records):
+        raise RunError(f"{path} is not a txdata metrics file: a line lacks step or loss")
+    return records
+
+
+def _run_title(run_dir: Path) -> str:
+    """`seq2seq on alternating (runs/s2s)`, from config.json where it can be read."""
+    try:
+        config = json.loads((run_dir / "config.json").read_text())
+        return f"{config['mode']} on {config['data']['source']['source']} ({run_dir})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return str(run_dir)
+
+
+def _token_axes(
+    axis,
+    queries: list[str],
+    keys: list[str],
+    query_real: list[bool] | None = None,
+    key_real: list[bool] | None = None,
+) -> None:
+    """Token strings on both axes, keys across the top read downwards, [PAD] in grey."""
+    axis.set_xticks(range(len(keys)), keys, rotation=90, fontsize=8)
+    axis.set_yticks(range(len(queries)), queries, fontsize=8)
+    axis.xaxis.tick_top()
+    axis.xaxis.set_label_position("top")
+    axis.set_xlabel("key", fontsize=8)
+    axis.set_ylabel("query", fontsize=8)
+    for labels, real in ((axis.get_xticklabels(), key_real), (axis.get_yticklabels(), query_real)):
+        for label, is_real in zip(labels, real or [True] * len(labels)):
+            if not is_real:
+                label.set_color(PAD_GREY)
+
+
+def _inches(tokens: int) -> float:
+    """Width or height of a panel holding `tokens` rows or columns: 0.26 in each, at least 2."""
+    return max(2.0, 0.26 * tokens)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.colors as colors
+    import matplotlib.pyplot as plt
+
+    return plt, colors
+
+
+def _save(figure, path: Path) -> Path:
+    path = Path(path)
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, dpi=DPI, format="png")
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+    return path
