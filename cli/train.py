@@ -14,6 +14,7 @@ from rich.table import Table
 
 from cli import options as o
 from cli.errors import reports_errors
+from cli.figures import plot_attention, plot_metrics
 from cli.progress import TrainingProgress
 from cli.render import console as make_console
 from models.checkpoint import DEFAULT_STEPS, RunConfig, TrainConfig, load_run
@@ -149,6 +150,10 @@ def train(
             config, directory, overwrite=overwrite, resume=bool(resume), callbacks=progress
         )
     report(console, config.mode, result, time.perf_counter() - started)
+    if result.metrics and result.samples:
+        curves = plot_metrics(directory, directory / "curves.png")
+        maps = plot_attention(directory, result.samples[0]["input"], directory / "attention.png")
+        console.print(f"plots: {curves} and {maps}", soft_wrap=True)
     if result.interrupted:
         raise typer.Exit(code=130)
 

@@ -225,13 +225,15 @@ def sample_predictions(
     for (row, column), candidates, probabilities in zip(
         positions.tolist(), ids.tolist(), chances.tolist()
     ):
-        shown = [token(i) for i in batch["input_ids"][row].tolist()]
+        real = batch["input_ids"][row, : int(batch["attention_mask"][row].sum())].tolist()
+        shown = [token(i) for i in real]
         shown[column] = f"<{shown[column]}>"
         samples.append(
             {
                 "context": " ".join(shown[max(column - 4, 1) : column + 5])
                 .replace(" [SEP]", "")
                 .replace(" [PAD]", ""),
+                "input": data.tokenizer.decode(real[1:-1], skip_special_tokens=False),
                 "target": token(int(labels[row, column])),
                 "top": [[token(c), round(p, 3)] for c, p in zip(candidates, probabilities)],
                 "correct": candidates[0] == int(labels[row, column]),
