@@ -14,7 +14,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 
 # constraints.txt pins what the tests ran with, torch among them: its CPU wheel, not CUDA's.
 $(STAMP): pyproject.toml constraints.txt

@@ -56,7 +56,7 @@ def masks_png(grids: list[tuple[str, MaskGrid]], path: Path, title: str = "") ->
         axis.set_yticks([y - 0.5 for y in range(len(grid.queries) + 1)], minor=True)
         axis.grid(which="minor", color="#d9d9d9", linewidth=0.6)
         axis.tick_params(which="minor", length=0)
-        axis.set_title(name, fontsize=10)
+        axis.set_title(name.replace(" · ", "\n"), fontsize=10)  # two lines: panels are narrow
         axis.set_anchor("N")  # panels of fewer queries line up at the top
     legend = [
         Patch(facecolor="#08519c", label="may attend"),

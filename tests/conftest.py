@@ -8,9 +8,15 @@ os.environ["TXDATA_CACHE"] = os.path.join(_CACHE, "txdata")
 os.environ["HF_DATASETS_CACHE"] = os.path.join(_CACHE, "datasets")  # read when datasets loads
 
 import pytest  # noqa: E402
+import torch  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 
 from txdata.tokenizer import alternating_tokenizer  # noqa: E402
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # One pytest worker per core: a second torch thread per worker would only spin-wait for
+    # a core the other worker holds, which made the suite several times slower.
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

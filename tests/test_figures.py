@@ -105,6 +105,8 @@ def test_missing_run_and_missing_or_empty_metrics_are_one_line(runs, tmp_path):
     assert "no run directory at" in one_line_error(invoke("attention", "--run", missing, "1"))
     run = tmp_path / "run"
     shutil.copytree(runs / "seq2seq", run)
+    for figure in ("curves.png", "attention.png"):  # txdata train drew these; start without
+        (run / figure).unlink()
     (run / "metrics.jsonl").unlink()
     assert "has no metrics.jsonl" in one_line_error(invoke("plot", "--run", str(run)))
     (run / "metrics.jsonl").write_text("")
