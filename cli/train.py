@@ -106,6 +106,9 @@ def train(
     ] = None,
     resume: Annotated[Path | None, typer.Option(help="Continue the run in this directory.")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace a non-empty --out.")] = False,
+    plots: Annotated[
+        bool, typer.Option(help="Draw curves.png and attention.png into the run at the end.")
+    ] = True,
 ) -> None:
     """Train the transformer core on one objective, then show what it learned."""
     if resume:
@@ -150,7 +153,7 @@ def train(
             config, directory, overwrite=overwrite, resume=bool(resume), callbacks=progress
         )
     report(console, config.mode, result, time.perf_counter() - started)
-    if result.metrics and result.samples:
+    if plots and result.metrics and result.samples:
         curves = plot_metrics(directory, directory / "curves.png")
         maps = plot_attention(directory, result.samples[0]["input"], directory / "attention.png")
         console.print(f"plots: {curves} and {maps}", soft_wrap=True)

@@ -7,6 +7,12 @@ _CACHE = tempfile.mkdtemp(prefix="txdata-tests-")
 os.environ["TXDATA_CACHE"] = os.path.join(_CACHE, "txdata")
 os.environ["HF_DATASETS_CACHE"] = os.path.join(_CACHE, "datasets")  # read when datasets loads
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # One pytest worker per core, one thread per worker and per process it starts: a second
+    # torch thread would only spin-wait for a core that the other worker holds, which made
+    # the suite several times slower.
+    os.environ["OMP_NUM_THREADS"] = "1"
+
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
@@ -14,8 +20,6 @@ from tokenizers import Tokenizer  # noqa: E402
 from txdata.tokenizer import alternating_tokenizer  # noqa: E402
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
-    # One pytest worker per core: a second torch thread per worker would only spin-wait for
-    # a core the other worker holds, which made the suite several times slower.
     torch.set_num_threads(1)
 
 

@@ -47,6 +47,8 @@ def test_every_guide_command_runs_at_a_tiny_size(tmp_path, monkeypatch):
         name, options = command[1], command[2:]
         if name in ("train", "compare"):
             options = [*SMALL, *options, *SHORT]
+        if name == "train":
+            options.append("--no-plots")  # drawing is tested elsewhere, and slow
         result = runner.invoke(app, [name, *options])
         if result.exit_code != 0:
             pytest.fail(f"{' '.join(command)} failed: {result.output}")
