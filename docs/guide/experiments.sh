@@ -50,6 +50,10 @@ for variant in "plain" "smooth --label-smoothing 0.1" "dropout --dropout 0.1"; d
     --steps 1500 --eval-every 500 "$@" --out "runs/guide/calibration-$name"
 done
 
+for name in plain dropout; do
+  cp "runs/guide/calibration-$name/curves.png" "docs/guide/img/calibration-$name.png"
+done
+
 # 8. Fixed-length vector or attention
 run numbers txdata train --mode seq2seq --source sample:numbers --length 16 --steps 600 \
   --out runs/guide/numbers
