@@ -20,26 +20,9 @@ from models.transformer import ModelConfig
 
 
 @reports_errors
+@o.with_data_options
 def compare(
     ctx: typer.Context,
-    source: o.Source = "alternating",
-    pattern: o.Pattern = "1 0",
-    length: o.Length = 12,
-    count: o.Count = 256,
-    offset: o.Offset = 0,
-    task: o.Task = "shift",
-    horizon: o.Horizon = 4,
-    tokenizer: o.TokenizerKind = "auto",
-    vocab_size: o.VocabSize = 2000,
-    text_column: o.TextColumn = "text",
-    source_column: o.SourceColumn = "source",
-    target_column: o.TargetColumn = "target",
-    pad_to_multiple_of: o.PadToMultipleOf = None,
-    mlm_probability: o.MlmProbability = 0.15,
-    mask_probability: o.MaskProbability = 0.8,
-    random_probability: o.RandomProbability = 0.1,
-    whole_word: o.WholeWord = False,
-    exact_count: o.ExactCount = False,
     d_model: Annotated[int, typer.Option(help="Width of token vectors.")] = 64,
     heads: Annotated[int, typer.Option(help="Attention heads.")] = 4,
     layers: Annotated[int, typer.Option(help="Blocks per stack.")] = 2,
@@ -53,7 +36,7 @@ def compare(
 ) -> None:
     """Train seq2seq and mlm on the same source with the same budget, and compare them."""
     data = o.data_config({**ctx.params, "mode": "seq2seq"})
-    model = ModelConfig(d_model=d_model, heads=heads, layers=layers, max_len=max(512, length))
+    model = ModelConfig(d_model=d_model, heads=heads, layers=layers, max_len=max(512, data.length))
     train = TrainConfig(
         steps=steps, batch_size=batch_size, eval_every=eval_every, seed=seed, device=device
     )
@@ -69,7 +52,9 @@ def compare(
             data, model, train, directory, overwrite, progress_for, ["txdata", *sys.argv[1:]]
         )
     table = Table(
-        title=f"same core, same {steps} steps, on {source}", title_justify="left", box=None
+        title=f"same core, same {steps} steps, on {data.source.source}",
+        title_justify="left",
+        box=None,
     )
     for column in ("mode", "tokens read", "with a loss", "final loss", "task metric", "time"):
         table.add_column(column, justify="left" if column == "mode" else "right")

@@ -42,27 +42,10 @@ MARGIN = 4 + LABEL_WIDTH + 3  # position, query token, attention mask, before th
 
 
 @reports_errors
+@o.with_data_options
 def masks(
     ctx: typer.Context,
     mode: Annotated[str, typer.Option(help="seq2seq, mlm, or both.")] = "both",
-    source: o.Source = "alternating",
-    pattern: o.Pattern = "1 0",
-    length: o.Length = 12,
-    count: o.Count = 256,
-    offset: o.Offset = 0,
-    task: o.Task = "shift",
-    horizon: o.Horizon = 4,
-    tokenizer: o.TokenizerKind = "auto",
-    vocab_size: o.VocabSize = 2000,
-    text_column: o.TextColumn = "text",
-    source_column: o.SourceColumn = "source",
-    target_column: o.TargetColumn = "target",
-    pad_to_multiple_of: o.PadToMultipleOf = None,
-    mlm_probability: o.MlmProbability = 0.15,
-    mask_probability: o.MaskProbability = 0.8,
-    random_probability: o.RandomProbability = 0.1,
-    whole_word: o.WholeWord = False,
-    exact_count: o.ExactCount = False,
     batch_size: Annotated[int, typer.Option(help="Examples in the batch (it sets padding).")] = 4,
     example: Annotated[int, typer.Option(help="Which example of the first batch to draw.")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the masks (0 is a seed too).")] = 0,
@@ -89,7 +72,7 @@ def masks(
     if png is not None:
         from cli.figures import masks_png  # imports matplotlib: only when a PNG is asked for
 
-        title = f"attention masks of example {example} of the first batch, {source}"
+        title = f"attention masks of example {example} of the first batch, {ctx.params['source']}"
         written = masks_png([(f"{m} · {g.name}", g) for m, g in grids], png, title)
         # stderr, so that --format json --png leaves stdout one JSON document
         Console(stderr=format is o.Format.json, highlight=False).print(

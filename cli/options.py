@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from enum import Enum
 from typing import Annotated
 
@@ -96,6 +99,53 @@ Leaky = Annotated[
         rich_help_panel=DATA,
     ),
 ]
+
+
+DATA_OPTIONS = [
+    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=kind)
+    for name, kind, default in (
+        ("source", Source, "alternating"),
+        ("pattern", Pattern, "1 0"),
+        ("length", Length, 12),
+        ("count", Count, 256),
+        ("offset", Offset, 0),
+        ("task", Task, "shift"),
+        ("horizon", Horizon, 4),
+        ("tokenizer", TokenizerKind, "auto"),
+        ("vocab_size", VocabSize, 2000),
+        ("text_column", TextColumn, "text"),
+        ("source_column", SourceColumn, "source"),
+        ("target_column", TargetColumn, "target"),
+        ("pad_to_multiple_of", PadToMultipleOf, None),
+        ("mlm_probability", MlmProbability, 0.15),
+        ("mask_probability", MaskProbability, 0.8),
+        ("random_probability", RandomProbability, 0.1),
+        ("whole_word", WholeWord, False),
+        ("exact_count", ExactCount, False),
+        ("leaky", Leaky, False),
+    )
+]
+"""The options of every command that reads data, declared once."""
+
+
+def with_data_options(command: Callable) -> Callable:
+    """Give a command every option of `DATA_OPTIONS` on top of its own.
+
+    typer builds options from a function's signature, so the wrapper shows typer the
+    command's parameters plus these; the command reads them from `ctx.params`, usually
+    through `data_config(ctx.params)`.
+    """
+    own = inspect.signature(command)
+    added = [option for option in DATA_OPTIONS if option.name not in own.parameters]
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        for option in added:
+            kwargs.pop(option.name, None)
+        return command(*args, **kwargs)
+
+    wrapper.__signature__ = own.replace(parameters=[*own.parameters.values(), *added])
+    return wrapper
 
 
 def data_config(options: dict) -> DataConfig:

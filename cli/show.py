@@ -22,28 +22,10 @@ from txdata.side_by_side import side_by_side
 
 
 @reports_errors
+@o.with_data_options
 def show(
     ctx: typer.Context,
     mode: o.ShowMode = "mlm",
-    source: o.Source = "alternating",
-    pattern: o.Pattern = "1 0",
-    length: o.Length = 12,
-    count: o.Count = 256,
-    offset: o.Offset = 0,
-    task: o.Task = "shift",
-    horizon: o.Horizon = 4,
-    tokenizer: o.TokenizerKind = "auto",
-    vocab_size: o.VocabSize = 2000,
-    text_column: o.TextColumn = "text",
-    source_column: o.SourceColumn = "source",
-    target_column: o.TargetColumn = "target",
-    pad_to_multiple_of: o.PadToMultipleOf = None,
-    mlm_probability: o.MlmProbability = 0.15,
-    mask_probability: o.MaskProbability = 0.8,
-    random_probability: o.RandomProbability = 0.1,
-    whole_word: o.WholeWord = False,
-    exact_count: o.ExactCount = False,
-    leaky: o.Leaky = False,
     batch_size: Annotated[int, typer.Option(help="Examples to show.")] = 2,
     seed: Annotated[int, typer.Option(help="Seed of the masks (0 is a seed too).")] = 0,
     epoch: Annotated[int, typer.Option(help="Epoch: each draws fresh masks.")] = 0,
@@ -53,6 +35,7 @@ def show(
 ) -> None:
     """Print the first batch that an objective builds from a source (`--mode both`: the same
     source as seq2seq and as mlm, side by side)."""
+    source = ctx.params["source"]
     if mode == "both":
         show_both(ctx, source, batch_size, seed, epoch, format)
         return

@@ -27,30 +27,12 @@ TRAINING = "Training"
 
 
 @reports_errors
+@o.with_data_options
 def train(
     ctx: typer.Context,
     mode: Annotated[
         str | None, typer.Option(help="mlm or seq2seq (default mlm; a resumed run keeps its own).")
     ] = None,
-    source: o.Source = "alternating",
-    pattern: o.Pattern = "1 0",
-    length: o.Length = 12,
-    count: o.Count = 256,
-    offset: o.Offset = 0,
-    task: o.Task = "shift",
-    horizon: o.Horizon = 4,
-    tokenizer: o.TokenizerKind = "auto",
-    vocab_size: o.VocabSize = 2000,
-    text_column: o.TextColumn = "text",
-    source_column: o.SourceColumn = "source",
-    target_column: o.TargetColumn = "target",
-    pad_to_multiple_of: o.PadToMultipleOf = None,
-    mlm_probability: o.MlmProbability = 0.15,
-    mask_probability: o.MaskProbability = 0.8,
-    random_probability: o.RandomProbability = 0.1,
-    whole_word: o.WholeWord = False,
-    exact_count: o.ExactCount = False,
-    leaky: o.Leaky = False,
     d_model: Annotated[
         int, typer.Option(help="Width of token vectors.", rich_help_panel=MODEL)
     ] = 64,
@@ -130,7 +112,7 @@ def train(
             positional=positional,
             activation=activation,
             norm=norm,
-            max_len=max(512, length),
+            max_len=max(512, data.length),
         )
         training = TrainConfig(
             steps=steps or DEFAULT_STEPS[mode],
