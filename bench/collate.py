@@ -1,0 +1,212 @@
+"""Collation speed: txdata against Hugging Face's data collators, on identical token ids.
+
+    python bench/collate.py [--quick]
+
+Needs the `bench` extra (transformers). Both sides start from the same lists of token ids and
+return padded int64 tensors with attention masks and labels; seq2seq includes
+`decoder_input_ids` (HF builds them through a tiny BART model). Timings alternate between the
+two tools in the same process; the figures are medians of the repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from txdata import DataConfig, MaskingConfig, SourceConfig, prepare
+from txdata.collate import batch_generator
+from txdata.objectives.mlm import MaskedLM
+from txdata.objectives.seq2seq import Seq2Seq
+
+SHAKESPEARE = Path(__file__).parents[1].parent / "shared" / "data" / "tinyshakespeare.txt"
+BATCH = 32
+
+
+def corpus() -> str:
+    return str(SHAKESPEARE) if SHAKESPEARE.is_file() else "sample:english"
+
+
+def hf_tokenizer(tokenizer):
+    from transformers import PreTrainedTokenizerFast
+
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        pad_token="[PAD]",
+        unk_token="[UNK]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        bos_token="[BOS]",
+        eos_token="[EOS]",
+    )
+
+
+def offsets_from_words(word_ids: list[int]) -> list[tuple[int, int]]:
+    """Character offsets that tell HF the same words our word ids do.
+
+    HF's whole-word masking reads word boundaries from `offset_mapping`: a token that starts
+    where the previous one ended continues its word. Special tokens get (0, 0).
+    """
+    offsets, cursor, previous = [], 0, None
+    for word in word_ids:
+        if word < 0:
+            offsets.append((0, 0))
+            continue
+        cursor += 0 if word == previous else 1  # a gap before each new word
+        offsets.append((cursor, cursor + 1))
+        cursor, previous = cursor + 1, word
+    return offsets
+
+
+def hf_wwm_batch(ids: list[list[int]], words: list[list[int]]) -> list[dict]:
+    """HF features with `offset_mapping`, which HF does not pad: padded here, with (0, 0)."""
+    width = max(map(len, ids))
+    return [
+        {"input_ids": row, "offset_mapping": offsets_from_words(w) + [(0, 0)] * (width - len(w))}
+        for row, w in zip(ids, words)
+    ]
+
+
+def examples_per_second(collate, batches: list, repeats: int) -> list[float]:
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for index, batch in enumerate(batches):
+            collate(batch, index)
+        timings.append(len(batches) * BATCH / (time.perf_counter() - started))
+    return timings
+
+
+def race(name: str, ours, theirs, batches_ours, batches_theirs, repeats: int) -> dict:
+    """Alternate the two tools, one repeat each at a time, so drift hits both alike."""
+    mine, hf = [], []
+    for _ in range(repeats):
+        mine += examples_per_second(ours, batches_ours, 1)
+        hf += examples_per_second(theirs, batches_theirs, 1)
+    row = {"case": name, "txdata": statistics.median(mine), "hf": statistics.median(hf)}
+    row["ratio"] = row["txdata"] / row["hf"]
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer batches and repeats")
+    quick = parser.parse_args().quick
+    from transformers import (
+        BartConfig,
+        BartForConditionalGeneration,
+        DataCollatorForLanguageModeling,
+        DataCollatorForSeq2Seq,
+    )
+
+    count, repeats = (20, 5) if quick else (100, 7)
+    source = SourceConfig(corpus())
+    mlm_data = prepare(
+        DataConfig(source=source, length=128, tokenizer="wordpiece", vocab_size=8000)
+    )
+    tokenizer = mlm_data.tokenizer
+    hf = hf_tokenizer(tokenizer)
+    rows = mlm_data.examples.select(range(count * BATCH))
+    ids = [list(row) for row in rows["input_ids"]]
+    ours_batches = [{"input_ids": ids[i : i + BATCH]} for i in range(0, len(ids), BATCH)]
+    hf_batches = [
+        [{"input_ids": row} for row in ids[i : i + BATCH]] for i in range(0, len(ids), BATCH)
+    ]
+
+    results = []
+    mlm = MaskedLM(tokenizer, 128)
+    hf_mlm = DataCollatorForLanguageModeling(hf, mlm_probability=0.15, return_tensors="pt")
+    results.append(
+        race(
+            "mlm",
+            lambda b, i: mlm.collate(b, batch_generator(0, 0, i)),
+            lambda b, i: hf_mlm(b),
+            ours_batches,
+            hf_batches,
+            repeats,
+        )
+    )
+
+    words = [list(w) for w in rows["word_ids"]]
+    ours_wwm = [
+        {"input_ids": ids[i : i + BATCH], "word_ids": words[i : i + BATCH]}
+        for i in range(0, len(ids), BATCH)
+    ]
+    hf_wwm_batches = [
+        hf_wwm_batch(ids[i : i + BATCH], words[i : i + BATCH]) for i in range(0, len(ids), BATCH)
+    ]
+    wwm = MaskedLM(tokenizer, 128, MaskingConfig(whole_word=True))
+    hf_wwm = DataCollatorForLanguageModeling(
+        hf, whole_word_mask=True, mlm_probability=0.15, return_tensors="pt"
+    )
+    results.append(
+        race(
+            "mlm whole-word",
+            lambda b, i: wwm.collate(b, batch_generator(0, 0, i)),
+            lambda b, i: hf_wwm(b),
+            ours_wwm,
+            hf_wwm_batches,
+            repeats,
+        )
+    )
+
+    pairs = prepare(DataConfig(mode="seq2seq", source=source, length=48), tokenizer=tokenizer)
+    pair_rows = pairs.examples.select(range(min(count * BATCH, pairs.examples.num_rows)))
+    sources, targets = list(pair_rows["input_ids"]), list(pair_rows["labels"])
+    ours_s2s = [
+        {"input_ids": sources[i : i + BATCH], "labels": targets[i : i + BATCH]}
+        for i in range(0, len(sources), BATCH)
+    ]
+    hf_s2s_batches = [
+        [
+            {"input_ids": s, "labels": t}
+            for s, t in zip(sources[i : i + BATCH], targets[i : i + BATCH])
+        ]
+        for i in range(0, len(sources), BATCH)
+    ]
+    special = pairs.objective.special
+    bart = BartForConditionalGeneration(
+        BartConfig(
+            vocab_size=tokenizer.get_vocab_size(),
+            d_model=16,
+            encoder_layers=1,
+            decoder_layers=1,
+            encoder_attention_heads=2,
+            decoder_attention_heads=2,
+            encoder_ffn_dim=32,
+            decoder_ffn_dim=32,
+            pad_token_id=special.pad,
+            bos_token_id=special.bos,
+            eos_token_id=special.eos,
+            decoder_start_token_id=special.bos,
+        )
+    )
+    s2s = Seq2Seq(tokenizer, 48)
+    hf_s2s = DataCollatorForSeq2Seq(hf, model=bart, return_tensors="pt")
+    results.append(
+        race(
+            "seq2seq",
+            lambda b, i: s2s.collate(b),
+            lambda b, i: hf_s2s(b),
+            ours_s2s,
+            hf_s2s_batches,
+            repeats,
+        )
+    )
+
+    print(f"corpus {corpus()}, batch {BATCH}, torch threads {torch.get_num_threads()}")
+    print(f"{'case':<16} {'txdata ex/s':>12} {'HF ex/s':>10} {'ratio':>7}")
+    for row in results:
+        print(
+            f"{row['case']:<16} {row['txdata']:>12,.0f} {row['hf']:>10,.0f} {row['ratio']:>6.1f}×"
+        )
+    print(json.dumps({"bench": "collate", "batch": BATCH, "results": results}))
+
+
+if __name__ == "__main__":
+    main()
