@@ -82,12 +82,12 @@ def train_run(
     config = replace(
         config, model=replace(config.model, vocab_size=data.tokenizer.get_vocab_size())
     )
-    model = build_model(config.mode, config.model).to(device)
+    # A resumed run continues with the model it saved; a new one starts from fresh weights.
+    model = resumed.model if resumed else build_model(config.mode, config.model).to(device)
     optimizer = make_optimizer(model, config.train)
     start = 0
     if resumed:
         start = resumed.step
-        model.load_state_dict(resumed.model.state_dict())
         load_training_state(directory, optimizer, start)
     else:
         prepare_directory(directory, overwrite)

@@ -191,6 +191,11 @@ def lm_loss(logits: torch.Tensor, labels: torch.Tensor, label_smoothing: float =
     )
 
 
+def scored(logits: torch.Tensor, labels: torch.Tensor | None, label_smoothing: float) -> Output:
+    """The logits, with their loss when the batch carries labels."""
+    return Output(logits, None if labels is None else lm_loss(logits, labels, label_smoothing))
+
+
 class Seq2SeqTransformer(nn.Module):
     """Encoder-decoder: the encoder reads `input_ids`, the decoder `decoder_input_ids`."""
 
@@ -227,8 +232,7 @@ class Seq2SeqTransformer(nn.Module):
             batch["attention_mask"],
             batch.get("decoder_attention_mask"),
         )
-        labels = batch.get("labels")
-        return Output(logits, None if labels is None else lm_loss(logits, labels, label_smoothing))
+        return scored(logits, batch.get("labels"), label_smoothing)
 
 
 class MaskedLMTransformer(nn.Module):
@@ -246,8 +250,7 @@ class MaskedLMTransformer(nn.Module):
 
     def forward(self, batch: dict[str, torch.Tensor], label_smoothing: float = 0.0) -> Output:
         logits = self.head(self.encode(batch["input_ids"], batch["attention_mask"]))
-        labels = batch.get("labels")
-        return Output(logits, None if labels is None else lm_loss(logits, labels, label_smoothing))
+        return scored(logits, batch.get("labels"), label_smoothing)
 
 
 MODELS = {"seq2seq": Seq2SeqTransformer, "mlm": MaskedLMTransformer}
