@@ -3,7 +3,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.txdata-installed
 
-.PHONY: demo test lint
+BENCH_STAMP := $(VENV)/.txdata-bench-installed
+
+.PHONY: demo test lint bench
 
 demo: $(STAMP)
 	$(BIN)/txdata show --mode mlm
@@ -15,6 +17,17 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q -n 2
+
+# Every benchmark, against the reference tools; `make bench QUICK=--quick` for a short run.
+bench: $(BENCH_STAMP)
+	mkdir -p bench/results
+	for script in collate step converge scale; do \
+		$(BIN)/python bench/$$script.py $(QUICK) | tee bench/results/$$script.txt || exit 1; \
+	done
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[test,bench]"
+	touch $(BENCH_STAMP)
 
 # constraints.txt pins what the tests ran with, torch among them: its CPU wheel, not CUDA's.
 $(STAMP): pyproject.toml constraints.txt

@@ -14,36 +14,16 @@ import argparse
 import json
 import statistics
 import time
-from pathlib import Path
 
 import torch
+from common import corpus, hf_tokenizer, packed_windows, prepared
 
 from txdata import DataConfig, MaskingConfig, SourceConfig, prepare
 from txdata.collate import batch_generator
 from txdata.objectives.mlm import MaskedLM
 from txdata.objectives.seq2seq import Seq2Seq
 
-SHAKESPEARE = Path(__file__).parents[1].parent / "shared" / "data" / "tinyshakespeare.txt"
 BATCH = 32
-
-
-def corpus() -> str:
-    return str(SHAKESPEARE) if SHAKESPEARE.is_file() else "sample:english"
-
-
-def hf_tokenizer(tokenizer):
-    from transformers import PreTrainedTokenizerFast
-
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer,
-        pad_token="[PAD]",
-        unk_token="[UNK]",
-        cls_token="[CLS]",
-        sep_token="[SEP]",
-        mask_token="[MASK]",
-        bos_token="[BOS]",
-        eos_token="[EOS]",
-    )
 
 
 def offsets_from_words(word_ids: list[int]) -> list[tuple[int, int]]:
@@ -106,13 +86,10 @@ def main() -> None:
 
     count, repeats = (20, 5) if quick else (100, 7)
     source = SourceConfig(corpus())
-    mlm_data = prepare(
-        DataConfig(source=source, length=128, tokenizer="wordpiece", vocab_size=8000)
-    )
+    mlm_data = prepared(128)
     tokenizer = mlm_data.tokenizer
     hf = hf_tokenizer(tokenizer)
-    rows = mlm_data.examples.select(range(count * BATCH))
-    ids = [list(row) for row in rows["input_ids"]]
+    ids, words = packed_windows(mlm_data, count * BATCH)
     ours_batches = [{"input_ids": ids[i : i + BATCH]} for i in range(0, len(ids), BATCH)]
     hf_batches = [
         [{"input_ids": row} for row in ids[i : i + BATCH]] for i in range(0, len(ids), BATCH)
@@ -132,7 +109,6 @@ def main() -> None:
         )
     )
 
-    words = [list(w) for w in rows["word_ids"]]
     ours_wwm = [
         {"input_ids": ids[i : i + BATCH], "word_ids": words[i : i + BATCH]}
         for i in range(0, len(ids), BATCH)

@@ -89,7 +89,7 @@ def train_loop(
             for group in optimizer.param_groups:
                 group["lr"] = lr
             batch = {key: value.to(device) for key, value in batch_at(result.step).items()}
-            loss = model(batch, label_smoothing=config.label_smoothing).loss
+            loss = model(batch, label_smoothing=config.label_smoothing, logits=False).loss
             if not torch.isfinite(loss):
                 raise TrainingError(f"the loss became {loss.item()} at step {result.step + 1}")
             optimizer.zero_grad(set_to_none=True)

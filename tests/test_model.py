@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from models.attention import MultiHeadAttention, causal_mask, combine, padding_mask
-from models.transformer import ModelConfig, build_model, lm_loss
+from models.transformer import LMHead, ModelConfig, build_model, lm_loss
 from txdata.errors import ConfigError
 
 V = 20
@@ -117,6 +117,30 @@ def test_every_parameter_receives_a_gradient(mode, positional):
     m({**batch, "labels": target}).loss.backward()
     for name, parameter in m.named_parameters():
         assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+
+
+@pytest.mark.parametrize("mode", ["seq2seq", "mlm"])
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+def test_loss_only_gives_the_full_logits_loss_and_gradients(mode, label_smoothing, monkeypatch):
+    """Training asks for the loss only: the head then runs at the labelled positions alone, a
+    few rows at a time. The loss and every gradient must match the full logits' to float error."""
+    monkeypatch.setattr(LMHead, "chunk_rows", 4)  # several chunks, the last one short
+    batch = seq2seq_batch()
+    target = batch["decoder_input_ids"] if mode == "seq2seq" else batch["input_ids"]
+    unlabelled = torch.rand(target.shape, generator=torch.Generator().manual_seed(3)) < 0.4
+    batch["labels"] = target.masked_fill(unlabelled, -100)
+    assert 4 < int((~unlabelled).sum()) < target.numel()
+    results = []
+    for logits in (True, False):
+        m = model(mode)
+        output = m(batch, label_smoothing=label_smoothing, logits=logits)
+        output.loss.backward()
+        results.append((output, {name: p.grad for name, p in m.named_parameters()}))
+    (full, full_grads), (loss_only, loss_only_grads) = results
+    assert full.logits.shape == (*target.shape, V) and loss_only.logits is None
+    torch.testing.assert_close(loss_only.loss, full.loss, rtol=1e-6, atol=1e-7)
+    for name, gradient in full_grads.items():
+        torch.testing.assert_close(loss_only_grads[name], gradient, rtol=1e-5, atol=1e-7)
 
 
 def test_written_out_attention_equals_sdpa_and_torch_multihead_attention():

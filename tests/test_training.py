@@ -88,14 +88,14 @@ def test_a_non_empty_directory_is_never_overwritten_unless_asked(tmp_path):
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
-    real_loss, calls = models.transformer.lm_loss, {"n": 0}
+    real_loss, calls = models.transformer.LMHead.loss, {"n": 0}
 
-    def loss_that_turns_nan(*args, **kwargs):
+    def loss_that_turns_nan(*args, **kwargs):  # training asks the head for its loss only
         calls["n"] += 1
         loss = real_loss(*args, **kwargs)
         return loss * float("nan") if calls["n"] > 5 else loss
 
-    monkeypatch.setattr(models.transformer, "lm_loss", loss_that_turns_nan)
+    monkeypatch.setattr(models.transformer.LMHead, "loss", loss_that_turns_nan)
     config = tiny("mlm", steps=10, checkpoint_every=2, eval_every=100)
     with pytest.raises(TrainingError, match=r"loss became nan at step 6; .* step 4 is kept"):
         train_run(config, tmp_path / "run")

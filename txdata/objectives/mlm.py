@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import datasets
+import numpy as np
 import torch
 from tokenizers import Tokenizer
 
@@ -69,11 +70,12 @@ class MaskedLM:
         self.length = length  # row length, [CLS] and [SEP] included
         self.masking = masking or MaskingConfig()
         self.pad_to_multiple_of = pad_to_multiple_of
-        special = set(self.special.all())
-        self.special_ids = torch.tensor(sorted(special))
-        self.random_ids = torch.tensor(
-            [i for i in range(tokenizer.get_vocab_size()) if i not in special]
-        )
+        special = sorted(set(self.special.all()))
+        # Lookup tables, read through numpy: indexing a (B, T) batch with them costs a
+        # fraction of torch.isin or of torch indexing, whose fixed overheads dominate here.
+        self.is_special = np.zeros(tokenizer.get_vocab_size(), dtype=bool)  # (V,)
+        self.is_special[special] = True
+        self.random_ids = np.flatnonzero(~self.is_special)  # what a random replacement draws
         if len(self.random_ids) == 0:
             raise ConfigError("the tokenizer has no ordinary tokens to mask")
 
@@ -101,12 +103,11 @@ class MaskedLM:
         original, attention_mask = pad_right(
             rows["input_ids"], self.special.pad, self.pad_to_multiple_of
         )
-        eligible = ~torch.isin(original, self.special_ids)  # (B, T); pad is special too
+        eligible = torch.from_numpy(~self.is_special[original.numpy()])  # (B, T); pad too
+        starts = None  # every token is a unit of its own
         if self.masking.whole_word:
             word_ids, _ = pad_right(rows["word_ids"], NO_WORD, self.pad_to_multiple_of)
             starts = word_starts(word_ids)
-        else:
-            starts = torch.arange(original.shape[1]).expand_as(original)
         chosen = choose_mask_positions(eligible, starts, self.masking, generator)
         return {
             "input_ids": self.corrupt(original, chosen, generator),
@@ -124,7 +125,7 @@ class MaskedLM:
         to_mask = chosen & (draw < p_mask)
         to_random = chosen & (draw >= p_mask) & (draw < p_mask + p_random)
         pick = torch.randint(len(self.random_ids), ids.shape, generator=generator)  # (B, T)
-        corrupted = torch.where(to_random, self.random_ids[pick], ids)
+        corrupted = torch.where(to_random, torch.from_numpy(self.random_ids[pick.numpy()]), ids)
         return corrupted.masked_fill(to_mask, self.special.mask)
 
 
@@ -142,17 +143,20 @@ def word_starts(word_ids: torch.Tensor) -> torch.Tensor:
 
 def choose_mask_positions(
     eligible: torch.Tensor,
-    starts: torch.Tensor,
+    starts: torch.Tensor | None,
     masking: MaskingConfig,
     generator: torch.Generator,
 ) -> torch.Tensor:
     """Which positions carry a loss. (B, T) bool.
 
-    Units are words (a run of positions sharing a start) or single tokens (each its own start).
-    A unit is chosen by its first position, so all of a word's tokens go together.
+    Units are words (a run of positions sharing a start) or, when `starts` is None, single
+    tokens. A unit is chosen by its first position, so all of a word's tokens go together.
     """
     draw = torch.rand(eligible.shape, generator=generator)  # (B, T)
-    is_start = (starts == torch.arange(eligible.shape[1])) & eligible
+    if starts is None:
+        is_start = eligible
+    else:
+        is_start = (starts == torch.arange(eligible.shape[1])) & eligible
     if masking.exact_count:
         # Rank the starts by their draw; the k lowest win, k = round(n·p), at least 1.
         units = is_start.sum(dim=1, keepdim=True)  # (B, 1)
@@ -161,4 +165,6 @@ def choose_mask_positions(
         chosen_start = rank < k
     else:
         chosen_start = draw < masking.mlm_probability
+    if starts is None:
+        return chosen_start & eligible
     return chosen_start.gather(1, starts) & is_start.gather(1, starts) & eligible
