@@ -29,7 +29,7 @@ import torch
 from common import D_FF, D_MODEL, HEADS, LAYERS, VOCAB, corpus, hf_bert, packed_windows, prepared
 from torch import nn
 
-from models.checkpoint import DEFAULT_STEPS, RunConfig, TrainConfig
+from models.checkpoint import DEFAULT_BATCH_SIZE, RunConfig, TrainConfig
 from models.run import train_run
 from models.train import Callbacks
 from models.transformer import MaskedLMTransformer, ModelConfig
@@ -64,7 +64,7 @@ def default_run(mode: str, seed: int) -> dict:
         mode,
         DataConfig(mode=mode),
         ModelConfig(),
-        TrainConfig(steps=DEFAULT_STEPS[mode], seed=seed),
+        TrainConfig(batch_size=DEFAULT_BATCH_SIZE[mode], seed=seed),
     )
     watch = FirstPerfect("exact_match" if mode == "seq2seq" else "accuracy")
     with tempfile.TemporaryDirectory() as directory:
@@ -79,7 +79,7 @@ class Trainer:
 
     def __init__(self, model: nn.Module, loss_of, batch_at) -> None:
         self.model, self.loss_of, self.batch_at = model.train(), loss_of, batch_at
-        self.optimizer = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=0.01)
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=0.01, fused=True)
         self.step, self.seconds = 0, 0.0
 
     def train_for(self, seconds: float) -> None:

@@ -6,8 +6,8 @@ Needs the `bench` extra (transformers). Every model has d_model 256, 4 heads, 2 
 stack), d_ff 1024 and vocab 8,000, and trains on the same batches of 32 rows × 128 tokens
 drawn from tinyshakespeare: mlm batches from txdata's collator, and seq2seq batches whose
 source is one 128-token window and whose target is the next. A step is forward, backward and
-AdamW. Tokens/s counts every token the model reads (encoder and decoder). Windows are cut
-from the documents run together, so no row is padding.
+fused AdamW, the same on both sides. Tokens/s counts every token the model reads (encoder and
+decoder). Windows are cut from the documents run together, so no row is padding.
 
 txdata's models are asked for the loss only, as `txdata train` asks: the LM head then runs at
 the labelled positions alone (15 % of them for mlm), so its FLOPs per step are the FLOPs it
@@ -128,7 +128,8 @@ def seq2seq_batches(data, windows: list[list[int]], count: int) -> list[dict]:
 
 
 def make_step(model: nn.Module, loss_of, lr: float = 1e-4):
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr)
+    # Fused AdamW on both sides, as `txdata train` and HF's Trainer (adamw_torch_fused) use it.
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, fused=True)
 
     def step(batch: dict) -> None:
         optimizer.zero_grad(set_to_none=True)

@@ -17,7 +17,7 @@ from cli.errors import reports_errors
 from cli.figures import plot_attention, plot_metrics
 from cli.progress import TrainingProgress
 from cli.render import console as make_console
-from models.checkpoint import DEFAULT_STEPS, RunConfig, TrainConfig, load_run
+from models.checkpoint import DEFAULT_BATCH_SIZE, RunConfig, TrainConfig, load_run
 from models.run import RunResult, train_run
 from models.transformer import ModelConfig
 from txdata.errors import RunError
@@ -50,14 +50,18 @@ def train(
     steps: Annotated[
         int | None,
         typer.Option(
-            help="Optimizer steps in all (default 300 for seq2seq, 800 for mlm).",
+            help="Optimizer steps in all (default 300; a resumed run keeps its own).",
             rich_help_panel=TRAINING,
         ),
     ] = None,
     batch_size: Annotated[
-        int, typer.Option(help="Examples per step.", rich_help_panel=TRAINING)
-    ] = 64,
-    lr: Annotated[float, typer.Option(help="Peak learning rate.", rich_help_panel=TRAINING)] = 3e-3,
+        int | None,
+        typer.Option(
+            help="Examples per step (default 64 for seq2seq, 128 for mlm).",
+            rich_help_panel=TRAINING,
+        ),
+    ] = None,
+    lr: Annotated[float, typer.Option(help="Peak learning rate.", rich_help_panel=TRAINING)] = 2e-3,
     warmup: Annotated[
         int, typer.Option(help="Steps of linear warmup.", rich_help_panel=TRAINING)
     ] = 30,
@@ -97,7 +101,7 @@ def train(
         config = load_run(resume).config
         if mode is not None and mode != config.mode:
             raise RunError(f"--resume {resume} is a {config.mode} run, not {mode}")
-        steps = steps or config.train.steps
+        steps = config.train.steps if steps is None else steps
         config = replace(config, train=replace(config.train, steps=steps, device=device))
         directory = resume
     else:
@@ -115,8 +119,8 @@ def train(
             max_len=max(512, data.length),
         )
         training = TrainConfig(
-            steps=steps or DEFAULT_STEPS[mode],
-            batch_size=batch_size,
+            steps=TrainConfig.steps if steps is None else steps,
+            batch_size=DEFAULT_BATCH_SIZE[mode] if batch_size is None else batch_size,
             lr=lr,
             warmup=warmup,
             schedule=schedule,
