@@ -26,7 +26,18 @@ import time
 from pathlib import Path
 
 import torch
-from common import D_FF, D_MODEL, HEADS, LAYERS, VOCAB, corpus, hf_bert, packed_windows, prepared
+from common import (
+    D_FF,
+    D_MODEL,
+    HEADS,
+    LAYERS,
+    VOCAB,
+    describe,
+    hf_bert,
+    model_vocab,
+    packed_windows,
+    prepared,
+)
 from torch import nn
 
 from models.checkpoint import DEFAULT_BATCH_SIZE, RunConfig, TrainConfig
@@ -114,7 +125,7 @@ class Trainer:
 
 def equal_budget(budget: float, slices: int) -> dict:
     data = prepared(LENGTH)
-    vocab = data.tokenizer.get_vocab_size()
+    vocab = model_vocab(data)
     windows, _ = packed_windows(data)
     held_out_count = min(HELD_OUT, len(windows) // 5)  # the bundled sample is small
     train, held_out = windows[:-held_out_count], windows[-held_out_count:]
@@ -155,6 +166,7 @@ def equal_budget(budget: float, slices: int) -> dict:
         "hf_accuracy": accuracy(theirs, lambda m, b: m(**b).logits),
         "train_windows": len(train),
         "vocab": vocab,
+        "data": describe(data),
     }
     row["ratio"] = row["txdata_accuracy"] / max(row["hf_accuracy"], 1e-9)
     return row
@@ -196,8 +208,8 @@ def main() -> None:
         goal = f"≤ {GOAL_STEPS} steps, ≤ {GOAL_SECONDS:.0f} s: {'met' if met else 'NOT met'}"
         print(f"{mode:<8} {shown:>14} {timing:>16} {whole:>8.1f} s  {goal}")
 
-    print(f"\nPart 2: mlm on {corpus()}, {budget:.0f} s of training each, batch {BATCH}×{LENGTH}")
     row = equal_budget(budget, slices=2 if args.quick else 6)
+    print(f"\nPart 2: mlm, {row['data']}, {budget:.0f} s of training each, batch {BATCH}×{LENGTH}")
     print(f"{'model':<18} {'steps':>6} {'masked accuracy':>16}")
     print(f"{'txdata':<18} {row['txdata_steps']:>6} {row['txdata_accuracy']:>15.1%}")
     print(f"{'HF BertForMaskedLM':<18} {row['hf_steps']:>6} {row['hf_accuracy']:>15.1%}")

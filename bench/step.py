@@ -28,7 +28,17 @@ import time
 import warnings
 
 import torch
-from common import D_FF, D_MODEL, HEADS, LAYERS, corpus, hf_bert, packed_windows, prepared
+from common import (
+    D_FF,
+    D_MODEL,
+    HEADS,
+    LAYERS,
+    describe,
+    hf_bert,
+    model_vocab,
+    packed_windows,
+    prepared,
+)
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -180,7 +190,7 @@ def main() -> None:
     batches = mlm_batches(data, windows, steps)
     s2s_batches = seq2seq_batches(data, windows, steps)
     config = ModelConfig(
-        vocab_size=data.tokenizer.get_vocab_size(),
+        vocab_size=model_vocab(data),
         d_model=D_MODEL,
         heads=HEADS,
         layers=LAYERS,
@@ -234,7 +244,7 @@ def main() -> None:
             row[f"{key}_mfu"] = row[f"{key}_gflop_per_step"] * 1e9 / row["seconds"][key] / peak
 
     print(
-        f"corpus {corpus()}, batch {BATCH}×{LENGTH}, torch threads {torch.get_num_threads()},"
+        f"{describe(data)}, batch {BATCH}×{LENGTH}, torch threads {torch.get_num_threads()},"
         f" fp32 matmul peak {peak / 1e9:.1f} GFLOP/s"
     )
     print(f"{'case':<8} {'model':<19} {'tokens/s':>9} {'GFLOP/step':>11} {'MFU':>5}")
