@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -16,13 +15,23 @@ import datasets
 import numpy as np
 import torch
 
-from models.checkpoint import RunConfig, load_run, load_training_state, save_checkpoint
+from models.checkpoint import (
+    LoadedRun,
+    RunConfig,
+    load_run,
+    load_training_state,
+    remove_leftovers,
+    save_checkpoint,
+    write_run_files,
+)
 from models.decode import greedy_decode, top_k_fills
 from models.evaluate import evaluate
+from models.run_directory import new_run
 from models.train import Callbacks, LoopResult, make_optimizer, train_loop
 from models.transformer import build_model
 from txdata.batches import Batches
-from txdata.errors import ConfigError, RunError, TrainingError
+from txdata.errors import ConfigError, TrainingError
+from txdata.files import atomic_write_text
 from txdata.pipeline import PreparedData, prepare
 from txdata.special_tokens import IGNORE_INDEX, SpecialIds
 
@@ -50,20 +59,6 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def prepare_directory(directory: Path, overwrite: bool) -> None:
-    """Refuse to write into a non-empty directory unless asked to replace it."""
-    if directory.exists() and not directory.is_dir():
-        raise RunError(f"{directory} is a file, not a run directory")
-    if directory.is_dir() and any(directory.iterdir()):
-        if not overwrite:
-            raise RunError(
-                f"{directory} is not empty: pass --overwrite to replace it, "
-                f"or --resume {directory} to continue it"
-            )
-        shutil.rmtree(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-
-
 def train_run(
     config: RunConfig,
     directory: Path,
@@ -71,10 +66,31 @@ def train_run(
     resume: bool = False,
     callbacks: Callbacks | None = None,
 ) -> RunResult:
-    """Train `config` into `directory`, or continue the run saved there when `resume` is set."""
+    """Train `config` into `directory`, or continue the run saved there when `resume` is set.
+
+    A new run over an old one (`overwrite`) trains beside it and replaces it only at the end,
+    so a crash or a NaN loss on the way leaves the old run as it was.
+    """
+    directory = Path(directory)
     device = resolve_device(config.train.device)
+    if resume:
+        resumed = load_run(directory, device)
+        remove_leftovers(directory, resumed.step)
+        return _train(config, device, directory, directory, resumed, callbacks)
+    with new_run(directory, overwrite) as folder:
+        return _train(config, device, folder, directory, None, callbacks)
+
+
+def _train(
+    config: RunConfig,
+    device: torch.device,
+    folder: Path,
+    directory: Path,
+    resumed: LoadedRun | None,
+    callbacks: Callbacks | None,
+) -> RunResult:
+    """Train in `folder`, the run's place while it trains; `directory` is where it will stay."""
     torch.manual_seed(config.train.seed)
-    resumed = load_run(directory, device) if resume else None
     data = prepare(config.data, tokenizer=resumed.tokenizer if resumed else None)
     train_examples, eval_examples, heldout = heldout_split(
         data, config.train.eval_examples, config.train.eval_length
@@ -88,10 +104,9 @@ def train_run(
     start = 0
     if resumed:
         start = resumed.step
-        load_training_state(directory, optimizer, start)
-    else:
-        prepare_directory(directory, overwrite)
-    metrics_path = directory / "metrics.jsonl"
+        load_training_state(resumed.checkpoint, optimizer, start)
+    write_run_files(folder, config, data.tokenizer)  # on resume: the new number of steps
+    metrics_path = folder / "metrics.jsonl"
     _keep_metrics_until(metrics_path, start)
 
     special = SpecialIds.of(data.tokenizer)
@@ -124,7 +139,7 @@ def train_run(
         return dict(latest)
 
     def save(step: int) -> None:
-        save_checkpoint(directory, config, data.tokenizer, model, optimizer, step)
+        save_checkpoint(folder, model, optimizer, step)
         last_saved["step"] = step
 
     try:
@@ -133,8 +148,13 @@ def train_run(
         )
     except TrainingError as error:
         kept = last_saved["step"]
-        where = f"the checkpoint of step {kept} is kept" if kept else "no checkpoint was written"
-        raise TrainingError(f"{error}; stopped, and {where} in {directory}") from None
+        if folder != directory:
+            where = f"the run in {directory} was left as it was"
+        elif kept:
+            where = f"the checkpoint of step {kept} is kept in {directory}"
+        else:
+            where = f"no checkpoint was written in {directory}"
+        raise TrainingError(f"{error}; stopped, and {where}") from None
     samples = sample_predictions(config.mode, model, eval_batches, data, device)
     return RunResult(directory, loop.step, loop.interrupted, heldout, dict(latest), samples, loop)
 
@@ -243,8 +263,20 @@ def sample_predictions(
 
 
 def _keep_metrics_until(path: Path, step: int) -> None:
-    """On resume, drop evaluations after the checkpoint: they are about to be redone."""
+    """On resume, drop evaluations after the checkpoint (they are about to be redone), and a
+    last line that a kill cut short."""
     if not path.exists():
         return
-    lines = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= step]
-    path.write_text("".join(line + "\n" for line in lines))
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line cut by a kill: its evaluation is redone like the later ones
+        if (
+            isinstance(record, dict)
+            and isinstance(record.get("step"), int)
+            and record["step"] <= step
+        ):
+            kept.append(line)
+    atomic_write_text(path, "".join(line + "\n" for line in kept))

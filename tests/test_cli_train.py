@@ -8,6 +8,7 @@ from tokenizers import Tokenizer
 from typer.testing import CliRunner
 
 from cli.main import app
+from models.checkpoint import latest_checkpoint
 from txdata.tokenizer import alternating_tokenizer
 
 runner = CliRunner()
@@ -91,9 +92,9 @@ def test_missing_and_incomplete_runs_are_named(runs, tmp_path):
         invoke("predict", "--run", str(tmp_path / "x"), "1")
     )
     broken = broken_copy(runs, tmp_path)
-    (broken / "model.safetensors").unlink()
+    (latest_checkpoint(broken) / "model.safetensors").unlink()
     message = one_line_error(invoke("predict", "--run", str(broken), "1 0"))
-    assert "is incomplete: model.safetensors missing" in message
+    assert "has no usable checkpoint: step-0000040 lacks model.safetensors" in message
 
 
 def test_tampered_runs_are_refused(runs, tmp_path):
@@ -115,8 +116,8 @@ def test_tampered_runs_are_refused(runs, tmp_path):
     )
 
     broken = broken_copy(runs, tmp_path / "4")
-    (broken / "model.safetensors").write_bytes(b"\x00" * 64)
-    assert "not a readable safetensors file" in one_line_error(
+    (latest_checkpoint(broken) / "model.safetensors").write_bytes(b"\x00" * 64)
+    assert "has a damaged model.safetensors" in one_line_error(
         invoke("predict", "--run", str(broken), "1 0")
     )
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 from typer.testing import CliRunner
 
 from cli.main import app
-from models.checkpoint import RunConfig, TrainConfig
+from models.checkpoint import RunConfig, TrainConfig, latest_checkpoint
 from models.compare import compare_modes
 from models.run import heldout_split, train_run
 from models.transformer import ModelConfig
@@ -38,7 +38,7 @@ def test_compare_counts_equal_the_batches(tmp_path):
     for row in rows:
         assert (row.tokens_read, row.loss_tokens) == counted_from_batches(row.mode)
         assert row.seconds > 0 and 0 <= row.metric <= 1
-        assert (row.directory / "model.safetensors").is_file()
+        assert (latest_checkpoint(row.directory) / "model.safetensors").is_file()
     seq2seq, mlm = rows
     assert seq2seq.loss_share == 0.5  # every target token scored; targets are half of what it reads
     assert 0.05 < mlm.loss_share < 0.25

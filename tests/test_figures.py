@@ -111,9 +111,9 @@ def test_missing_run_and_missing_or_empty_metrics_are_one_line(runs, tmp_path):
     assert "has no metrics.jsonl" in one_line_error(invoke("plot", "--run", str(run)))
     (run / "metrics.jsonl").write_text("")
     assert "metrics.jsonl is empty" in one_line_error(invoke("plot", "--run", str(run)))
-    (run / "model.safetensors").unlink()
+    shutil.rmtree(run / "checkpoints")
     message = one_line_error(invoke("attention", "--run", str(run), "1 0"))
-    assert "is incomplete: model.safetensors missing" in message
+    assert "has no checkpoint yet" in message
     assert not (run / "curves.png").exists() and not (run / "attention.png").exists()
 
 

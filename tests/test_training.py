@@ -11,7 +11,13 @@ import torch
 from safetensors import safe_open
 
 import models.transformer
-from models.checkpoint import DEFAULT_BATCH_SIZE, RunConfig, TrainConfig, load_run
+from models.checkpoint import (
+    DEFAULT_BATCH_SIZE,
+    RunConfig,
+    TrainConfig,
+    latest_checkpoint,
+    load_run,
+)
 from models.run import train_run
 from models.train import Callbacks
 from models.transformer import ModelConfig
@@ -59,13 +65,21 @@ def test_interrupted_and_resumed_run_equals_a_straight_run(tmp_path, mode):
 
 
 def test_run_directory_holds_config_weights_tokenizer_metrics_and_state(tmp_path):
-    train_run(tiny("seq2seq"), tmp_path / "run")
+    train_run(tiny("seq2seq", checkpoint_every=10), tmp_path / "run")
     files = {path.name for path in (tmp_path / "run").iterdir()}
     assert files == {
+        "txdata-run.json",
         "config.json",
-        "model.safetensors",
         "tokenizer.json",
         "metrics.jsonl",
+        "checkpoints",
+    }
+    # The newest two checkpoints are kept, each a folder of its own.
+    folders = sorted(path.name for path in (tmp_path / "run" / "checkpoints").iterdir())
+    assert folders == ["step-0000030", "step-0000040"]
+    checkpoint = tmp_path / "run" / "checkpoints" / "step-0000040"
+    assert {path.name for path in checkpoint.iterdir()} == {
+        "model.safetensors",
         "state.safetensors",
         "state.json",
     }
@@ -77,14 +91,14 @@ def test_run_directory_holds_config_weights_tokenizer_metrics_and_state(tmp_path
     assert {"loss", "perplexity", "accuracy", "exact_match"} <= set(metrics[-1])
 
 
-def test_a_non_empty_directory_is_never_overwritten_unless_asked(tmp_path):
-    (tmp_path / "run").mkdir()
-    (tmp_path / "run" / "notes.txt").write_text("mine")
+def test_a_run_is_never_overwritten_unless_asked(tmp_path):
+    train_run(tiny("mlm", steps=2), tmp_path / "run")
     with pytest.raises(RunError, match="is not empty: pass --overwrite"):
         train_run(tiny("mlm"), tmp_path / "run")
-    assert (tmp_path / "run" / "notes.txt").read_text() == "mine"
-    train_run(tiny("mlm"), tmp_path / "run", overwrite=True)
-    assert not (tmp_path / "run" / "notes.txt").exists()
+    assert load_run(tmp_path / "run").step == 2
+    train_run(tiny("mlm", steps=4), tmp_path / "run", overwrite=True)
+    assert load_run(tmp_path / "run").step == 4
+    assert [path.name for path in tmp_path.iterdir()] == ["run"]  # no staging folder left
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch):
@@ -99,9 +113,10 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch
     config = tiny("mlm", steps=10, checkpoint_every=2, eval_every=100)
     with pytest.raises(TrainingError, match=r"loss became nan at step 6; .* step 4 is kept"):
         train_run(config, tmp_path / "run")
-    with safe_open(str(tmp_path / "run" / "model.safetensors"), "pt") as saved:
+    checkpoint = latest_checkpoint(tmp_path / "run")
+    with safe_open(str(checkpoint / "model.safetensors"), "pt") as saved:
         assert saved.metadata()["step"] == "4"
-    assert json.loads((tmp_path / "run" / "state.json").read_text())["step"] == 4
+    assert json.loads((checkpoint / "state.json").read_text())["step"] == 4
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")

@@ -27,3 +27,7 @@ class RunError(TxdataError):
 
 class TrainingError(TxdataError):
     """Training cannot go on (a NaN loss, a device that is not there)."""
+
+
+class OutputError(TxdataError):
+    """A path to write cannot be written: it is a folder, lies under a file, or is not allowed."""

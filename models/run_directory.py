@@ -1,0 +1,169 @@
+"""What a run directory is, and how a new run takes its place without losing anyone's files.
+
+    txdata-run.json     marker {"format": 2}: the folder is a txdata run
+    config.json         RunConfig: objective, data, model and training settings, the command line
+    tokenizer.json      the tokenizer the data was built with
+    checkpoints/        one folder per checkpoint, each whole or absent (models/checkpoint.py)
+    metrics.jsonl       one line per evaluation
+    curves.png, attention.png
+
+txdata deletes only what it wrote. `--overwrite` replaces a folder only when it is a txdata run
+holding nothing but the files above, and only once the new run exists: the new run trains in
+a hidden folder beside the old one, and the two swap names in one step at the end.
+
+>>> with new_run(Path("runs/demo"), overwrite=True) as folder:
+...     train_into(folder)  # runs/demo is the old run until this block ends
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from txdata.errors import RunError
+from txdata.files import atomic_write_text, exchange
+
+MARKER = "txdata-run.json"
+FORMAT = 2  # 1: weights and state at the top of the folder (before checkpoints/)
+CHECKPOINTS = "checkpoints"
+WRITTEN = {
+    MARKER,
+    "config.json",
+    "tokenizer.json",
+    CHECKPOINTS,
+    "metrics.jsonl",
+    "curves.png",
+    "attention.png",
+    # format 1 kept these at the top
+    "model.safetensors",
+    "state.safetensors",
+    "state.json",
+}
+"""Every name txdata writes at the top of a run; anything else belongs to somebody else."""
+
+STAGING = ".txdata-new-"  # `.NAME.txdata-new-XXXX`: a run being written beside NAME
+
+
+@contextmanager
+def new_run(directory: Path, overwrite: bool) -> Iterator[Path]:
+    """The folder to write a new run in; at the end of the block it is at `directory`.
+
+    An absent or empty `directory` is written in place. A non-empty one needs `overwrite` and
+    must be a replaceable run (`check_replaceable`); the new run then grows in a hidden
+    sibling and takes the old one's place only when the block ends without an exception.
+    """
+    directory = Path(directory)
+    if _is_empty_or_absent(directory):
+        _make_directory(directory)
+        _write_marker(directory)
+        yield directory
+        return
+    if not overwrite:
+        raise RunError(
+            f"{directory} is not empty: pass --overwrite to replace it, "
+            f"or --resume {directory} to continue it"
+        )
+    check_replaceable(directory)
+    _remove_staging_leftovers(directory)
+    staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}{STAGING}"))
+    try:
+        _write_marker(staging)
+        yield staging
+        exchange(staging, directory)  # the old run is now at `staging`
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def check_replaceable(directory: Path) -> None:
+    """Refuse, naming what is there, unless `directory` is a txdata run and only that."""
+    if directory.is_symlink():
+        raise RunError(
+            f"{directory} is a symbolic link to {os.readlink(directory)}: "
+            "--overwrite replaces only a real run directory; name the run itself"
+        )
+    resolved, here = directory.resolve(), Path.cwd().resolve()
+    if resolved == here or resolved in here.parents:
+        where = "is" if resolved == here else "holds"
+        raise RunError(f"{directory} {where} the current directory: choose another --out")
+    home = Path.home().resolve()
+    if resolved == home or resolved in home.parents or resolved == Path(resolved.anchor):
+        raise RunError(f"{directory} is your home folder or above it: choose another --out")
+    if not is_run(directory):
+        raise RunError(
+            f"{directory} is not a txdata run (it holds {_listing(directory)}): "
+            "--overwrite replaces only txdata's own runs; choose another --out"
+        )
+    foreign = sorted(p.name for p in directory.iterdir() if not _written_by_txdata(p.name))
+    if foreign:
+        raise RunError(
+            f"{directory} holds files txdata did not write ({', '.join(foreign[:5])}): "
+            "move them out, or choose another --out"
+        )
+
+
+def is_run(directory: Path) -> bool:
+    """Whether `directory` carries the run marker, or is a format-1 run (a run config.json)."""
+    if (directory / MARKER).is_file():
+        return True
+    try:
+        config = json.loads((directory / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(config, dict) and {"mode", "data", "model", "train"} <= config.keys()
+
+
+def run_format(directory: Path) -> int:
+    """The layout a run was written in: 2 with a marker, 1 before markers existed."""
+    try:
+        return int(json.loads((directory / MARKER).read_text())["format"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 1
+
+
+def _written_by_txdata(name: str) -> bool:
+    # Leftovers of an interrupted atomic write: `.NAME.XXXX.tmp` (txdata.files.atomic_path).
+    return name in WRITTEN or (name.startswith(".") and name.endswith(".tmp"))
+
+
+def _is_empty_or_absent(directory: Path) -> bool:
+    if directory.is_symlink() and not directory.exists():
+        raise RunError(
+            f"{directory} is a symbolic link to {os.readlink(directory)}, which is missing"
+        )
+    if directory.exists() and not directory.is_dir():
+        raise RunError(f"{directory} is a file, not a run directory")
+    try:
+        return not directory.exists() or not any(directory.iterdir())
+    except OSError as error:
+        raise RunError(f"cannot read {directory}: {error.strerror}") from None
+
+
+def _make_directory(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise RunError(f"cannot create run directory {directory}: {error.strerror}") from None
+
+
+def _write_marker(directory: Path) -> None:
+    atomic_write_text(directory / MARKER, json.dumps({"format": FORMAT}) + "\n")
+
+
+def _remove_staging_leftovers(directory: Path) -> None:
+    """Hidden runs that a kill left beside `directory`: txdata named them, and they hold only
+    what txdata writes."""
+    for leftover in directory.parent.glob(f".{directory.name}{STAGING}*"):
+        ours = leftover.is_dir() and not leftover.is_symlink()
+        if ours and all(_written_by_txdata(entry.name) for entry in leftover.iterdir()):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _listing(directory: Path, most: int = 4) -> str:
+    names = sorted(p.name + ("/" if p.is_dir() else "") for p in directory.iterdir())
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
