@@ -3,12 +3,12 @@
 A config.json that a person edited, or that another version wrote, must fail with one line
 naming the field, not deep inside the code that first uses the value.
 
->>> from_json(MaskingConfig, {"mlm_probability": 0.15, "whole_word": True})
-MaskingConfig(mlm_probability=0.15, mask_probability=0.8, random_probability=0.1, ...)
+>>> from_json(MaskingConfig, {"mlm_probability": 0.2, "whole_word": True})
+MaskingConfig(mlm_probability=0.2, mask_probability=0.8, random_probability=0.1, whole_word=True, exact_count=False)
 >>> from_json(MaskingConfig, {"mlm_probability": "high"})
 Traceback (most recent call last):
-ConfigError: mlm_probability must be a number, not 'high'
-"""
+txdata.errors.ConfigError: mlm_probability must be a number, not 'high'
+"""  # noqa: E501
 
 from __future__ import annotations
 
@@ -26,20 +26,21 @@ _NAMES = {int: "a whole number", float: "a number", str: "a string", bool: "true
 
 def from_json(cls: type[T], raw: Any, where: str = "") -> T:
     """`cls(**raw)` with each field checked; unknown keys and missing required ones refused."""
+    name = where.rstrip(".") or cls.__name__
     if not isinstance(raw, dict):
-        raise ConfigError(f"{where or cls.__name__} must be an object, not {raw!r}")
+        raise ConfigError(f"{name} must be an object, not {raw!r}")
     hints = typing.get_type_hints(cls)
     fields = {field.name: field for field in dataclasses.fields(cls) if field.init}
     unknown = sorted(set(raw) - set(fields))
     if unknown:
-        raise ConfigError(f"{where or cls.__name__} has unknown settings: {', '.join(unknown)}")
+        raise ConfigError(f"{name} has unknown settings: {', '.join(unknown)}")
     values = {}
     for name, value in raw.items():
         values[name] = _check(hints[name], value, f"{where}{name}")
     try:
         return cls(**values)
     except TypeError as error:  # a required field is missing
-        raise ConfigError(f"{where or cls.__name__}: {error}") from None
+        raise ConfigError(f"{name}: {error}") from None
 
 
 def _check(kind: Any, value: Any, where: str) -> Any:
