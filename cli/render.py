@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 from tokenizers import Tokenizer
 
+from txdata.objectives import Objective
 from txdata.special_tokens import IGNORE_INDEX, SpecialIds
 
 TOKEN_KEYS = ("input_ids", "decoder_input_ids", "labels")
@@ -48,53 +49,64 @@ def batch_json(
     }
 
 
-def example_table(batch: dict[str, torch.Tensor], row: int, tokenizer: Tokenizer) -> Table:
-    """One row per position, a column per key, token strings; seq2seq or mlm by its keys."""
-    seq2seq = "decoder_input_ids" in batch
+def example_table(
+    batch: dict[str, torch.Tensor], row: int, tokenizer: Tokenizer, objective: type[Objective]
+) -> Table:
+    """One row per position, the columns the objective declares, token strings."""
     table = Table(title=f"example {row}", title_justify="left", pad_edge=False, box=None)
     table.add_column("pos", justify="right", style="dim")
-    table.add_column("input_ids")
-    table.add_column("attn", justify="right")
-    if seq2seq:
-        table.add_column("decoder_input_ids")
-        table.add_column("dec attn", justify="right")
-    else:
-        table.add_column("chosen")
-    table.add_column("labels")
+    for column in objective.columns:
+        for title in COLUMN_TITLES[column]:
+            table.add_column(title, justify="right" if "attn" in title else "left")
     mask_id = SpecialIds.of(tokenizer).mask
-    width = max(batch["input_ids"].shape[1], batch["labels"].shape[1])
+    width = max(value.shape[1] for key, value in batch.items() if key in TOKEN_KEYS)
     for pos in range(width):
         cells = [str(pos)]
-        cells += _cells(batch, "input_ids", "attention_mask", row, pos, tokenizer)
-        if seq2seq:
-            cells += _cells(
-                batch, "decoder_input_ids", "decoder_attention_mask", row, pos, tokenizer
-            )
-        else:
-            choice = mlm_choice(
-                int(batch["input_ids"][row, pos]), int(batch["labels"][row, pos]), mask_id
-            )
-            cells.append(Text(choice, style=STYLES.get(choice, "")))
-            cells[1].stylize(STYLES.get(choice, ""))
-        cells.append(_label(batch, row, pos, tokenizer))
+        for column in objective.columns:
+            if column == "input":
+                cells += _cells(batch, "input_ids", "attention_mask", row, pos, tokenizer)
+            elif column == "decoder_input":
+                cells += _cells(
+                    batch, "decoder_input_ids", "decoder_attention_mask", row, pos, tokenizer
+                )
+            elif column == "chosen":
+                choice = mlm_choice(
+                    int(batch["input_ids"][row, pos]), int(batch["labels"][row, pos]), mask_id
+                )
+                cells.append(Text(choice, style=STYLES.get(choice, "")))
+                cells[1].stylize(STYLES.get(choice, ""))
+            elif column == "next":
+                cells.append(_label(batch, row, pos + 1, tokenizer, blank="-"))
+            else:
+                cells.append(_label(batch, row, pos, tokenizer))
         table.add_row(*cells)
     return table
 
 
-def loss_summary(batch: dict[str, torch.Tensor], row: int | None = None) -> str:
-    """`loss on 3 of 20 tokens (15 %)`: loss-bearing positions over real positions."""
+COLUMN_TITLES = {
+    "input": ("input_ids", "attn"),
+    "decoder_input": ("decoder_input_ids", "dec attn"),
+    "chosen": ("chosen",),
+    "label": ("labels",),
+    "next": ("scored on (next label)",),
+}
+"""The columns an objective can ask `show` for (`Objective.columns`), and their headers."""
+
+
+def loss_summary(
+    batch: dict[str, torch.Tensor], objective: type[Objective], row: int | None = None
+) -> str:
+    """`reads 12 tokens; loss on 3 (25 %)`: real tokens read, and those that carry a loss."""
     rows = slice(None) if row is None else slice(row, row + 1)
-    with_loss = int((batch["labels"][rows] != IGNORE_INDEX).sum())
-    if "decoder_input_ids" in batch:
-        real = int(batch["decoder_attention_mask"][rows].sum())
-        read = int(batch["attention_mask"][rows].sum())
-        share = 100 * with_loss / max(real, 1)
-        return (
-            f"loss on {with_loss} of {real} decoder tokens ({share:.0f} %); "
-            f"the encoder reads {read} tokens"
-        )
-    real = int(batch["attention_mask"][rows].sum())
-    return f"loss on {with_loss} of {real} tokens ({100 * with_loss / max(real, 1):.0f} %)"
+    with_loss = int(objective.loss_positions(batch)[rows].sum())
+    masks = [key for key in batch if key.endswith("attention_mask")]
+    read = sum(int(batch[key][rows].sum()) for key in masks)
+    parts = " + ".join(f"{int(batch[key][rows].sum())} {MASK_NAMES[key]}" for key in masks)
+    detail = f" ({parts})" if len(masks) > 1 else ""
+    return f"reads {read} tokens{detail}; loss on {with_loss} ({100 * with_loss / max(read, 1):.0f} %)"
+
+
+MASK_NAMES = {"attention_mask": "encoder", "decoder_attention_mask": "decoder"}
 
 
 def _cells(batch, key: str, mask_key: str, row: int, pos: int, tokenizer: Tokenizer) -> list:
@@ -105,9 +117,9 @@ def _cells(batch, key: str, mask_key: str, row: int, pos: int, tokenizer: Tokeni
     return [Text(token, style="" if attended else "dim"), Text(str(attended), style="dim")]
 
 
-def _label(batch, row: int, pos: int, tokenizer: Tokenizer) -> Text:
+def _label(batch, row: int, pos: int, tokenizer: Tokenizer, blank: str = "") -> Text:
     if pos >= batch["labels"].shape[1]:
-        return Text("")
+        return Text(blank, style="dim")
     label = int(batch["labels"][row, pos])
     if label == IGNORE_INDEX:
         return Text("-100", style="dim")

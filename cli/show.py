@@ -18,6 +18,7 @@ from cli.render import (
 )
 from cli.render import console as make_console
 from txdata import prepare
+from txdata.objectives import objective_names
 from txdata.side_by_side import side_by_side
 
 
@@ -25,7 +26,7 @@ from txdata.side_by_side import side_by_side
 @o.with_data_options
 def show(
     ctx: typer.Context,
-    mode: o.ShowMode = "mlm",
+    mode: o.Modes = "mlm",
     batch_size: Annotated[int, typer.Option(help="Examples to show.")] = 2,
     seed: Annotated[int, typer.Option(help="Seed of the masks (0 is a seed too).")] = 0,
     epoch: Annotated[int, typer.Option(help="Epoch: each draws fresh masks.")] = 0,
@@ -34,46 +35,58 @@ def show(
     ),
 ) -> None:
     """Print the first batch that an objective builds from a source (`--mode both`: the same
-    source as seq2seq and as mlm, side by side)."""
+    source as seq2seq and as mlm, side by side; `--mode all`: every objective in turn)."""
     source = ctx.params["source"]
-    if mode == "both":
+    names = objective_names(mode)
+    if names == ["seq2seq", "mlm"]:
         show_both(ctx, source, batch_size, seed, epoch, format)
         return
-    data = prepare(o.data_config(ctx.params))
-    batch = data.batches(batch_size, seed=seed, epoch=epoch, shuffle=False)[0]
+    batches = {}
+    for name in names:
+        data = prepare(o.data_config(ctx.params, name))
+        batches[name] = (data, data.batches(batch_size, seed=seed, epoch=epoch, shuffle=False)[0])
     if format is o.Format.json:
-        document = batch_json(batch, data.tokenizer, mode, source, seed)
-        typer.echo(json.dumps(document))
+        documents = [
+            batch_json(batch, data.tokenizer, name, source, seed)
+            for name, (data, batch) in batches.items()
+        ]
+        typer.echo(json.dumps(documents[0] if len(names) == 1 else combined(mode, documents)))
         return
     console = make_console()
-    for row in range(batch["input_ids"].shape[0]):
-        console.print(example_table(batch, row, data.tokenizer))
-        console.print(loss_summary(batch, row), style="dim")
-        console.print()
-    console.print(f"{mode} on {source}: {loss_summary(batch)}", style="bold")
+    for name, (data, batch) in batches.items():
+        objective = data.objective
+        if len(names) > 1:
+            console.rule(f"[bold]{name}[/]: {objective.summary}")
+        for row in range(batch["input_ids"].shape[0]):
+            console.print(example_table(batch, row, data.tokenizer, type(objective)))
+            console.print(loss_summary(batch, type(objective), row), style="dim")
+            console.print()
+        console.print(f"{name} on {source}: {loss_summary(batch, type(objective))}", style="bold")
+
+
+def combined(mode: str, documents: list[dict]) -> dict:
+    """One JSON document for several objectives: shared fields once, a key per objective."""
+    first = documents[0]
+    return {
+        "mode": mode,
+        "source": first["source"],
+        "seed": first["seed"],
+        **{d["mode"]: {key: d[key] for key in ("batch", "tokens")} for d in documents},
+        "special_tokens": first["special_tokens"],
+        "vocab_size": first["vocab_size"],
+    }
 
 
 def show_both(
     ctx: typer.Context, source: str, batch_size: int, seed: int, epoch: int, format
 ) -> None:
-    pair = side_by_side(o.data_config({**ctx.params, "mode": "seq2seq"}), batch_size, seed, epoch)
+    pair = side_by_side(o.data_config(ctx.params, "seq2seq"), batch_size, seed, epoch)
     if format is o.Format.json:
-        halves = {
-            mode: batch_json(batch, pair.tokenizer, mode, source, seed)
-            for mode, batch in (("seq2seq", pair.seq2seq), ("mlm", pair.mlm))
-        }
-        document = {
-            "mode": "both",
-            "source": source,
-            "seed": seed,
-            **{
-                mode: {key: half[key] for key in ("batch", "tokens")}
-                for mode, half in halves.items()
-            },
-            "special_tokens": halves["mlm"]["special_tokens"],
-            "vocab_size": halves["mlm"]["vocab_size"],
-        }
-        typer.echo(json.dumps(document))
+        documents = [
+            batch_json(batch, pair.tokenizer, name, source, seed)
+            for name, batch in (("seq2seq", pair.seq2seq), ("mlm", pair.mlm))
+        ]
+        typer.echo(json.dumps(combined("both", documents)))
         return
     console = make_console()
     for row in range(pair.seq2seq["input_ids"].shape[0]):

@@ -15,7 +15,10 @@ from txdata.errors import (
     TxdataError,
     UnknownNameError,
 )
-from txdata.objectives import OBJECTIVES, MaskedLM, MaskingConfig, Seq2Seq
+from txdata.objectives import OBJECTIVES, Objective, objective_class
+from txdata.objectives.clm import CausalLM, CausalLMOptions
+from txdata.objectives.mlm import MaskedLM, MaskingConfig
+from txdata.objectives.seq2seq import Seq2Seq, Seq2SeqOptions
 from txdata.pipeline import PreparedData, prepare
 from txdata.sources import SourceConfig, load_source
 from txdata.special_tokens import IGNORE_INDEX, SPECIAL_TOKENS, SpecialIds
@@ -25,12 +28,16 @@ __all__ = [
     "OBJECTIVES",
     "SPECIAL_TOKENS",
     "Batches",
+    "CausalLM",
+    "CausalLMOptions",
     "ConfigError",
     "DataConfig",
     "MaskedLM",
     "MaskingConfig",
+    "Objective",
     "PreparedData",
     "Seq2Seq",
+    "Seq2SeqOptions",
     "SourceConfig",
     "SourceError",
     "SpecialIds",
@@ -38,5 +45,6 @@ __all__ = [
     "TxdataError",
     "UnknownNameError",
     "load_source",
+    "objective_class",
     "prepare",
 ]

@@ -18,14 +18,14 @@ import torch
 
 from txdata.collate import MASKS, ORDER, batch_generator
 from txdata.errors import ConfigError
-from txdata.objectives.base import Rows
+from txdata.objectives.base import Columns
 
 
 class Batches(torch.utils.data.Dataset):
     def __init__(
         self,
         examples: datasets.Dataset,
-        collate: Callable[[Rows, torch.Generator], dict[str, torch.Tensor]],
+        collate: Callable[[Columns, torch.Generator], dict[str, torch.Tensor]],
         batch_size: int,
         seed: int,
         epoch: int = 0,

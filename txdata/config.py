@@ -3,28 +3,50 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from txdata.errors import ConfigError
-from txdata.objectives import objective_class
-from txdata.objectives.mlm import MaskingConfig
+from txdata.objectives import Objective, objective_class
 from txdata.sources import SourceConfig
+from txdata.typed_json import from_json
 
 
 @dataclass
 class DataConfig:
-    """`DataConfig(mode="seq2seq", source=SourceConfig("sample:numbers"), tokenizer="char")`."""
+    """`DataConfig("seq2seq", SourceConfig("sample:numbers"), tokenizer="char")`.
 
-    mode: str = "mlm"  # an objective's name: mlm or seq2seq
+    `options` is the objective's own options dataclass (`MaskingConfig` for mlm, …); left out,
+    the objective's defaults. In config.json it is a plain object, rebuilt through the
+    objective's `Options` on load.
+    """
+
+    objective: str = field(default="mlm", metadata={"help": "An objective's name."})
     source: SourceConfig = field(default_factory=SourceConfig)
-    tokenizer: str = "auto"  # auto, wordpiece, bpe, char, or a tokenizer.json path
-    vocab_size: int = 2000  # for trained tokenizers, special tokens included
-    length: int = 12  # tokens per sequence, special tokens included
-    masking: MaskingConfig = field(default_factory=MaskingConfig)
-    pad_to_multiple_of: int | None = None
-    leaky: bool = False  # seq2seq demonstration only: feed the decoder its own labels
+    tokenizer: str = field(
+        default="auto",
+        metadata={"help": "auto, wordpiece, bpe, char, or a tokenizer.json path."},
+    )
+    vocab_size: int = field(
+        default=2000, metadata={"help": "Vocabulary of a trained tokenizer."}
+    )
+    length: int = field(
+        default=12, metadata={"help": "Tokens per sequence, special tokens included."}
+    )
+    pad_to_multiple_of: int | None = field(
+        default=None, metadata={"help": "Round padded lengths up."}
+    )
+    options: Any = None
 
     def __post_init__(self) -> None:
-        objective_class(self.mode)  # an unknown mode fails here, before any work
+        kind = self.kind  # an unknown objective fails here, before any work
+        if isinstance(self.options, dict):
+            self.options = from_json(kind.Options, self.options, "options.")
+        elif self.options is None:
+            self.options = kind.Options()
+        elif not isinstance(self.options, kind.Options):
+            raise ConfigError(
+                f"{self.objective} takes {kind.Options.__name__}, not {type(self.options).__name__}"
+            )
         if self.length < 3:
             raise ConfigError(
                 f"length {self.length} is too short: it must hold [CLS], [SEP] and a token"
@@ -35,6 +57,15 @@ class DataConfig:
             )
 
     @property
+    def kind(self) -> type[Objective]:
+        """The objective's class, from the registry."""
+        return objective_class(self.objective)
+
+    @property
     def window(self) -> int:
-        """Symbols per alternating window: a mlm row `[CLS] window [SEP]` is `length` long."""
-        return self.length - 2
+        """Symbols per alternating window: with the objective's special tokens, `length`."""
+        return self.length - self.kind.reserved
+
+    def build(self, tokenizer) -> Objective:
+        """The objective, ready to build examples with `tokenizer`."""
+        return self.kind(tokenizer, self.length, self.options, self.pad_to_multiple_of)

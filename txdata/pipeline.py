@@ -1,6 +1,6 @@
 """From a `DataConfig` to batches: source -> tokenizer -> examples -> `Batches`.
 
->>> data = prepare(DataConfig(mode="seq2seq"))
+>>> data = prepare(DataConfig("seq2seq"))
 >>> batch = data.batches(batch_size=2, seed=0)[0]
 >>> sorted(batch)
 ['attention_mask', 'decoder_attention_mask', 'decoder_input_ids', 'input_ids', 'labels']
@@ -18,7 +18,7 @@ from tokenizers import Tokenizer
 from txdata.batches import Batches
 from txdata.config import DataConfig
 from txdata.errors import SourceError, UnknownNameError
-from txdata.objectives import Objective, objective_class
+from txdata.objectives import Objective
 from txdata.sources import Source, load_source
 from txdata.tokenizer import TRAINED_KINDS, alternating_tokenizer, cached_tokenizer, load_tokenizer
 
@@ -37,13 +37,12 @@ class PreparedData:
 
 def prepare(config: DataConfig, tokenizer: Tokenizer | None = None) -> PreparedData:
     """Load the source, build or reuse a tokenizer, and build the objective's examples."""
-    objective_type = objective_class(config.mode)
     source = load_source(config.source, window=config.window)
     tokenizer = tokenizer or build_tokenizer(config, source)
-    objective = objective_type.from_config(config, tokenizer)
+    objective = config.build(tokenizer)
     examples = objective.examples(source)
     if examples.num_rows == 0:
-        raise SourceError(f"{config.source.source} gave no {config.mode} examples")
+        raise SourceError(f"{config.source.source} gave no {config.objective} examples")
     return PreparedData(config, source, tokenizer, objective, examples)
 
 

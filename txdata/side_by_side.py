@@ -16,7 +16,6 @@ from tokenizers import Tokenizer
 
 from txdata.collate import batch_generator
 from txdata.config import DataConfig
-from txdata.objectives.mlm import MaskedLM
 from txdata.pipeline import prepare
 
 
@@ -33,10 +32,10 @@ def side_by_side(config: DataConfig, batch_size: int, seed: int, epoch: int = 0)
     An mlm row holds the first `length - 2` tokens of its source, so long sources line up
     with the seq2seq encoder up to that point.
     """
-    pairs = prepare(replace(config, mode="seq2seq"))
+    pairs = prepare(replace(config, objective="seq2seq", options=None))
     first = pairs.batches(batch_size, seed, epoch, shuffle=False)
     rows = pairs.examples[first.order[:batch_size].tolist()]
-    mlm = MaskedLM.from_config(replace(config, mode="mlm"), pairs.tokenizer)
+    mlm = replace(config, objective="mlm", options=None).build(pairs.tokenizer)
     sources = pairs.source.pairs().select(range(len(rows["input_ids"])))["source"]
     windows = [mlm.windows({"text": [text]}) for text in sources]
     mlm_rows = {key: [window[key][0] for window in windows] for key in ("input_ids", "word_ids")}

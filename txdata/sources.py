@@ -19,7 +19,7 @@ import codecs
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import datasets
@@ -37,15 +37,32 @@ _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 class SourceConfig:
     """What to read. `source` is `alternating`, `sample:NAME`, or a path to a local file."""
 
-    source: str = "alternating"
-    pattern: str = "1 0"  # alternating: the repeated symbols
-    count: int = 256  # alternating: number of windows
-    offset: int = 0  # alternating: position of the first window in the sequence
-    task: str = "shift"  # alternating seq2seq: `shift` (next window) or `continue`
-    horizon: int = 4  # alternating `continue`: how many next symbols to predict
-    text_column: str = "text"
-    source_column: str = "source"
-    target_column: str = "target"
+    source: str = field(
+        default="alternating",
+        metadata={
+            "help": "alternating, sample:NAME (english, numbers), or a local "
+            ".txt/.jsonl/.csv/.parquet."
+        },
+    )
+    pattern: str = field(default="1 0", metadata={"help": "Alternating: the repeated symbols."})
+    count: int = field(default=256, metadata={"help": "Alternating: number of windows."})
+    offset: int = field(
+        default=0, metadata={"help": "Alternating: where the first window starts."}
+    )
+    task: str = field(
+        default="shift",
+        metadata={"help": "Alternating seq2seq: shift (next window) or continue (next symbols)."},
+    )
+    horizon: int = field(
+        default=4, metadata={"help": "Alternating continue: symbols to predict."}
+    )
+    text_column: str = field(default="text", metadata={"help": "Column holding text."})
+    source_column: str = field(
+        default="source", metadata={"help": "Column holding pair sources."}
+    )
+    target_column: str = field(
+        default="target", metadata={"help": "Column holding pair targets."}
+    )
 
     def __post_init__(self) -> None:
         for name in ("count", "horizon"):

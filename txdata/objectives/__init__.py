@@ -1,33 +1,28 @@
-"""Objectives, registered by name. A new one is a module with a class like these two.
+"""Objectives: each module of this package is one, and registers itself.
 
->>> sorted(OBJECTIVES)
-['mlm', 'seq2seq']
+A new objective is one file here: a subclass of `Objective` under `@register`. Importing this
+package imports every module in it, so nothing else needs to be edited.
 """
 
 from __future__ import annotations
 
-from txdata.errors import UnknownNameError
-from txdata.objectives.base import Objective, Rows
-from txdata.objectives.mlm import MaskedLM, MaskingConfig, choose_mask_positions, word_starts
-from txdata.objectives.seq2seq import Seq2Seq
+import importlib
+import pkgutil
 
-OBJECTIVES: dict[str, type] = {MaskedLM.name: MaskedLM, Seq2Seq.name: Seq2Seq}
+from txdata.objectives.base import ARCHITECTURES, Columns, NoOptions, Objective
+from txdata.objectives.registry import OBJECTIVES, objective_class, objective_names, register
 
-
-def objective_class(name: str) -> type:
-    if name not in OBJECTIVES:
-        raise UnknownNameError(f"unknown mode {name!r}: choose {', '.join(sorted(OBJECTIVES))}")
-    return OBJECTIVES[name]
-
+for _module in pkgutil.iter_modules(__path__):
+    if _module.name not in ("base", "registry"):
+        importlib.import_module(f"{__name__}.{_module.name}")
 
 __all__ = [
+    "ARCHITECTURES",
     "OBJECTIVES",
-    "MaskedLM",
-    "MaskingConfig",
+    "Columns",
+    "NoOptions",
     "Objective",
-    "Rows",
-    "Seq2Seq",
-    "choose_mask_positions",
     "objective_class",
-    "word_starts",
+    "objective_names",
+    "register",
 ]

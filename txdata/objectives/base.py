@@ -1,29 +1,81 @@
-"""What an objective is: token ids in, training examples out, then batches of them.
+"""What an objective is: one module that declares everything about itself.
 
-An objective works in two steps:
-1. `examples(source)`: the fixed part, built once with `Dataset.map(batched=True)` and cached.
+An objective turns token ids into training examples in two steps:
+1. `examples(source)`: the fixed part, built once with `Dataset.map(batched=True)` and cached;
 2. `collate(rows, generator)`: the per-batch part (padding, dynamic masking), vectorized.
+
+Everything else in txdata asks the objective instead of switching on its name: which
+architecture it trains (`encoder`, `encoder-decoder` or `decoder`), its options, its default
+batch size, the held-out metric that says it learned, how a user's input is framed for
+`predict`, and which columns `txdata show` prints for it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Any, ClassVar
 
 import datasets
 import torch
+from tokenizers import Tokenizer
 
-Rows = Mapping[str, Sequence[Sequence[int]]]
+from txdata.errors import ConfigError
+from txdata.special_tokens import IGNORE_INDEX, SpecialIds
+
+Columns = Mapping[str, Sequence[Sequence[int]]]
 """A slice of an examples dataset, column by column: `{"input_ids": [[2, 7, 3], ...], ...}`."""
 
+ARCHITECTURES = ("encoder", "encoder-decoder", "decoder")
 
-class Objective(Protocol):
-    name: str
+
+@dataclasses.dataclass
+class NoOptions:
+    """For an objective that has no options of its own."""
+
+
+class Objective:
+    """The base of every objective. A subclass sets the class attributes and the methods."""
+
+    name: ClassVar[str]  # what --mode calls it
+    summary: ClassVar[str]  # one line for --help and show
+    architecture: ClassVar[str]  # one of ARCHITECTURES
+    Options: ClassVar[type] = NoOptions  # its own options, a dataclass saved in config.json
+    batch_size: ClassVar[int] = 64  # default rows per training step
+    reserved: ClassVar[int] = 2  # special tokens per row: an alternating window is the rest
+    metric: ClassVar[str] = "accuracy"  # the held-out metric that says it learned the task
+    metric_label: ClassVar[str] = "accuracy on labelled tokens"
+    baseline: ClassVar[bool] = False  # report the commonest-token baseline beside the metric
+    columns: ClassVar[tuple[str, ...]] = ("input", "label")  # what show prints per position
+
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        length: int,
+        options: Any = None,
+        pad_to_multiple_of: int | None = None,
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.special = SpecialIds.of(tokenizer)
+        self.length = length  # longest row, special tokens included
+        self.options = self.Options() if options is None else options
+        if not isinstance(self.options, self.Options):
+            raise ConfigError(f"{self.name} takes {self.Options.__name__}, not {options!r}")
+        self.pad_to_multiple_of = pad_to_multiple_of
 
     def examples(self, source) -> datasets.Dataset:
         """Training examples (lists of token ids, unpadded) from a `txdata.sources.Source`."""
-        ...
+        raise NotImplementedError
 
-    def collate(self, rows: Rows, generator: torch.Generator) -> dict[str, torch.Tensor]:
-        """A padded int64 batch with Hugging Face keys."""
-        ...
+    def collate(self, rows: Columns, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        """A padded int64 batch with Hugging Face keys, drawn from `generator`."""
+        raise NotImplementedError
+
+    @classmethod
+    def loss_positions(cls, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(B, T) bool: the positions whose prediction carries a loss."""
+        return batch["labels"] != IGNORE_INDEX
+
+    def frame(self, ids: list[int]) -> dict[str, torch.Tensor]:
+        """A user's input for `predict` and `attention`, as a batch of one."""
+        raise NotImplementedError

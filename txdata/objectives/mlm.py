@@ -14,8 +14,8 @@ Window "1 0 1 0 1 0" ([PAD]=0 [CLS]=2 [SEP]=3 [MASK]=4 "0"=7 "1"=8), positions 2
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import Any
 
 import datasets
 import numpy as np
@@ -24,24 +24,34 @@ from tokenizers import Tokenizer
 
 from txdata.collate import pad_right
 from txdata.errors import ConfigError
-from txdata.objectives.base import Rows
-from txdata.special_tokens import IGNORE_INDEX, SpecialIds
-
-if TYPE_CHECKING:
-    from txdata.config import DataConfig
+from txdata.objectives.base import Columns, Objective
+from txdata.objectives.registry import register
+from txdata.special_tokens import IGNORE_INDEX
 
 NO_WORD = -1  # word id of [CLS], [SEP] and padding
 
 
 @dataclass
 class MaskingConfig:
-    mlm_probability: float = 0.15  # chance that a position is chosen for prediction
-    mask_probability: float = 0.8  # of the chosen: replaced by [MASK]
-    random_probability: float = 0.1  # of the chosen: replaced by a random non-special token
-    whole_word: bool = (
-        False  # choose whole words (all their tokens), using the tokenizer's word_ids
+    """mlm's options: which positions are chosen, and what a chosen one becomes."""
+
+    mlm_probability: float = field(
+        default=0.15, metadata={"help": "Chance that a token is chosen."}
     )
-    exact_count: bool = False  # choose round(n·p) per row (at least 1), as BERT did, not Bernoulli
+    mask_probability: float = field(
+        default=0.8, metadata={"help": "Of the chosen: share set to [MASK]."}
+    )
+    random_probability: float = field(
+        default=0.1, metadata={"help": "Of the chosen: share set to a random token."}
+    )
+    whole_word: bool = field(
+        default=False,
+        metadata={"help": "Choose whole words (from the tokenizer's word_ids), not tokens."},
+    )
+    exact_count: bool = field(
+        default=False,
+        metadata={"help": "Choose round(n·p) tokens per row (at least 1), as BERT did."},
+    )
 
     def __post_init__(self) -> None:
         for name in ("mlm_probability", "mask_probability", "random_probability"):
@@ -55,21 +65,27 @@ class MaskingConfig:
             )
 
 
-class MaskedLM:
+@register
+class MaskedLM(Objective):
     name = "mlm"
+    summary = "BERT: hide about 15 % of the tokens; the encoder fills them in from both sides."
+    architecture = "encoder"
+    Options = MaskingConfig
+    batch_size = 128  # only 15 % of the tokens carry a loss: twice seq2seq's rows
+    metric = "accuracy"
+    metric_label = "masked-token accuracy"
+    baseline = True
+    columns = ("input", "chosen", "label")
 
     def __init__(
         self,
         tokenizer: Tokenizer,
         length: int,
-        masking: MaskingConfig | None = None,
+        options: Any = None,
         pad_to_multiple_of: int | None = None,
     ) -> None:
-        self.tokenizer = tokenizer
-        self.special = SpecialIds.of(tokenizer)
-        self.length = length  # row length, [CLS] and [SEP] included
-        self.masking = masking or MaskingConfig()
-        self.pad_to_multiple_of = pad_to_multiple_of
+        super().__init__(tokenizer, length, options, pad_to_multiple_of)
+        self.masking: MaskingConfig = self.options
         special = sorted(set(self.special.all()))
         # Lookup tables, read through numpy: indexing a (B, T) batch with them costs a
         # fraction of torch.isin or of torch indexing, whose fixed overheads dominate here.
@@ -78,10 +94,6 @@ class MaskedLM:
         self.random_ids = np.flatnonzero(~self.is_special)  # what a random replacement draws
         if len(self.random_ids) == 0:
             raise ConfigError("the tokenizer has no ordinary tokens to mask")
-
-    @classmethod
-    def from_config(cls, config: DataConfig, tokenizer: Tokenizer) -> MaskedLM:
-        return cls(tokenizer, config.length, config.masking, config.pad_to_multiple_of)
 
     def examples(self, source) -> datasets.Dataset:
         texts = source.texts()
@@ -99,7 +111,7 @@ class MaskedLM:
                 rows["word_ids"].append([NO_WORD, *words[start : start + span], NO_WORD])
         return rows
 
-    def collate(self, rows: Rows, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    def collate(self, rows: Columns, generator: torch.Generator) -> dict[str, torch.Tensor]:
         original, attention_mask = pad_right(
             rows["input_ids"], self.special.pad, self.pad_to_multiple_of
         )
@@ -115,6 +127,11 @@ class MaskedLM:
             "token_type_ids": torch.zeros_like(original),
             "labels": original.masked_fill(~chosen, IGNORE_INDEX),
         }
+
+    def frame(self, ids: list[int]) -> dict[str, torch.Tensor]:
+        """`[CLS] ids [SEP]`, cut to the row length; `[MASK]`s in `ids` mark what to fill."""
+        input_ids = torch.tensor([[self.special.cls, *ids[: self.length - 2], self.special.sep]])
+        return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
 
     def corrupt(
         self, ids: torch.Tensor, chosen: torch.Tensor, generator: torch.Generator

@@ -15,39 +15,37 @@ In a batch, shorter rows are padded on the right: pad in the inputs, -100 in the
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
 import datasets
 import torch
-from tokenizers import Tokenizer
 
 from txdata.collate import pad_right, shift_right
-from txdata.objectives.base import Rows
-from txdata.special_tokens import IGNORE_INDEX, SpecialIds
-
-if TYPE_CHECKING:
-    from txdata.config import DataConfig
+from txdata.objectives.base import Columns, Objective
+from txdata.objectives.registry import register
+from txdata.special_tokens import IGNORE_INDEX
 
 
-class Seq2Seq:
+@dataclass
+class Seq2SeqOptions:
+    """seq2seq's options."""
+
+    labels_as_decoder_input: bool = field(
+        default=False,
+        metadata={"help": "Demonstrate a classic bug: the decoder reads its own labels."},
+    )
+
+
+@register
+class Seq2Seq(Objective):
     name = "seq2seq"
-
-    def __init__(
-        self,
-        tokenizer: Tokenizer,
-        length: int,
-        pad_to_multiple_of: int | None = None,
-        leaky: bool = False,
-    ) -> None:
-        self.tokenizer = tokenizer
-        self.special = SpecialIds.of(tokenizer)
-        self.length = length  # longest encoder or decoder sequence, [EOS] or [BOS] included
-        self.pad_to_multiple_of = pad_to_multiple_of
-        self.leaky = leaky  # a demonstration of the classic bug: the decoder reads its labels
-
-    @classmethod
-    def from_config(cls, config: DataConfig, tokenizer: Tokenizer) -> Seq2Seq:
-        return cls(tokenizer, config.length, config.pad_to_multiple_of, config.leaky)
+    summary = "Encoder-decoder: the encoder reads a source, the decoder writes the target."
+    architecture = "encoder-decoder"
+    Options = Seq2SeqOptions
+    batch_size = 64
+    metric = "exact_match"
+    metric_label = "exact match decoding freely"
+    columns = ("input", "decoder_input", "label")
 
     def examples(self, source) -> datasets.Dataset:
         pairs = source.pairs()
@@ -63,13 +61,13 @@ class Seq2Seq:
         }
 
     def collate(
-        self, rows: Rows, generator: torch.Generator | None = None
+        self, rows: Columns, generator: torch.Generator | None = None
     ) -> dict[str, torch.Tensor]:
         """Pad and build the decoder input. Nothing is random here; `generator` is unused."""
         pad, multiple = self.special.pad, self.pad_to_multiple_of
         input_ids, attention_mask = pad_right(rows["input_ids"], pad, multiple)  # (B, S)
         labels, decoder_attention_mask = pad_right(rows["labels"], IGNORE_INDEX, multiple)  # (B, T)
-        if self.leaky:
+        if self.options.labels_as_decoder_input:
             # Wrong on purpose: position t reads the very token it must predict, so teacher
             # forcing reaches ~100 % while free-running decoding, with no labels to copy, fails.
             decoder_input_ids = labels.masked_fill(labels == IGNORE_INDEX, pad)
@@ -82,3 +80,8 @@ class Seq2Seq:
             "decoder_attention_mask": decoder_attention_mask,
             "labels": labels,
         }
+
+    def frame(self, ids: list[int]) -> dict[str, torch.Tensor]:
+        """The encoder's input `ids [EOS]`; the decoder starts from `[BOS]` when it generates."""
+        input_ids = torch.tensor([[*ids[: self.length - 1], self.special.eos]])
+        return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
