@@ -131,7 +131,7 @@ def main() -> None:
         )
     )
 
-    pairs = prepare(DataConfig(mode="seq2seq", source=source, length=48), tokenizer=tokenizer)
+    pairs = prepare(DataConfig(objective="seq2seq", source=source, length=48), tokenizer=tokenizer)
     pair_rows = pairs.examples.select(range(min(count * BATCH, pairs.examples.num_rows)))
     sources, targets = list(pair_rows["input_ids"]), list(pair_rows["labels"])
     ours_s2s = [

@@ -73,7 +73,7 @@ def default_run(mode: str, seed: int) -> dict:
     """`txdata train --mode MODE --seed SEED`, timed."""
     config = RunConfig(
         mode,
-        DataConfig(mode=mode),
+        DataConfig(objective=mode),
         ModelConfig(),
         TrainConfig(batch_size=DEFAULT_BATCH_SIZE[mode], seed=seed),
     )

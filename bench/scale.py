@@ -61,7 +61,7 @@ def txdata_builder(mode: str, tokenizer_file: str) -> Callable[[str], int]:
     tokenizer = Tokenizer.from_file(tokenizer_file)
 
     def build(corpus: str) -> int:
-        config = DataConfig(mode=mode, source=SourceConfig(corpus), length=LENGTHS[mode])
+        config = DataConfig(objective=mode, source=SourceConfig(corpus), length=LENGTHS[mode])
         return prepare(config, tokenizer=tokenizer).examples.num_rows
 
     return build

@@ -103,7 +103,9 @@ def loss_summary(
     read = sum(int(batch[key][rows].sum()) for key in masks)
     parts = " + ".join(f"{int(batch[key][rows].sum())} {MASK_NAMES[key]}" for key in masks)
     detail = f" ({parts})" if len(masks) > 1 else ""
-    return f"reads {read} tokens{detail}; loss on {with_loss} ({100 * with_loss / max(read, 1):.0f} %)"
+    return (
+        f"reads {read} tokens{detail}; loss on {with_loss} ({100 * with_loss / max(read, 1):.0f} %)"
+    )
 
 
 MASK_NAMES = {"attention_mask": "encoder", "decoder_attention_mask": "decoder"}

@@ -1,6 +1,6 @@
 """A training run end to end: data, model, loop, evaluation, checkpoints, sample predictions.
 
->>> config = RunConfig("seq2seq", DataConfig(mode="seq2seq"), ModelConfig())
+>>> config = RunConfig("seq2seq", DataConfig(objective="seq2seq"), ModelConfig())
 >>> train_run(config, Path("runs/s2s")).metrics["exact_match"]
 1.0
 """

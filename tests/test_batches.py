@@ -8,7 +8,7 @@ import torch
 
 from txdata import DataConfig, MaskingConfig, SourceConfig, prepare
 
-CONFIG = "DataConfig(mode='mlm', source=SourceConfig('sample:english'), length=32)"
+CONFIG = "DataConfig(objective='mlm', source=SourceConfig('sample:english'), length=32)"
 
 
 def digest(batches) -> str:
@@ -20,7 +20,7 @@ def digest(batches) -> str:
 
 
 def english_batches(seed: int, epoch: int = 0):
-    data = prepare(DataConfig(mode="mlm", source=SourceConfig("sample:english"), length=32))
+    data = prepare(DataConfig(objective="mlm", source=SourceConfig("sample:english"), length=32))
     return data.batches(batch_size=16, seed=seed, epoch=epoch)
 
 
@@ -49,7 +49,7 @@ def test_seed_zero_is_a_seed_and_epochs_draw_fresh_masks():
 
 
 def test_epochs_reorder_examples_but_keep_all_of_them():
-    data = prepare(DataConfig(mode="seq2seq", source=SourceConfig(count=50)))
+    data = prepare(DataConfig(objective="seq2seq", source=SourceConfig(count=50)))
     orders = [data.batches(batch_size=8, seed=3, epoch=e).order.tolist() for e in (0, 1)]
     assert orders[0] != orders[1]
     assert sorted(orders[0]) == sorted(orders[1]) == list(range(50))
@@ -57,12 +57,12 @@ def test_epochs_reorder_examples_but_keep_all_of_them():
 
 def test_whole_word_batches_come_from_wordpiece_word_ids():
     config = DataConfig(
-        mode="mlm",
+        objective="mlm",
         source=SourceConfig("sample:english"),
         length=64,
         tokenizer="wordpiece",
         vocab_size=300,  # small, so that many words split into several pieces
-        masking=MaskingConfig(mlm_probability=0.3, whole_word=True),
+        options=MaskingConfig(mlm_probability=0.3, whole_word=True),
     )
     data = prepare(config)
     batch = data.batches(batch_size=64, seed=0)[0]
@@ -81,7 +81,7 @@ def test_whole_word_batches_come_from_wordpiece_word_ids():
 def test_examples_of_a_file_are_cached_by_datasets_and_reused(tmp_path):
     path = tmp_path / "corpus.txt"
     path.write_text("One two three four.\n\nFive six seven.\n")
-    config = DataConfig(mode="mlm", source=SourceConfig(str(path)), tokenizer="char")
+    config = DataConfig(objective="mlm", source=SourceConfig(str(path)), tokenizer="char")
     first = prepare(config).examples
     cache_files = [entry["filename"] for entry in first.cache_files]
     assert cache_files and all(name.endswith(".arrow") for name in cache_files)

@@ -10,7 +10,7 @@ from models.checkpoint import RunConfig, TrainConfig, latest_checkpoint
 from models.compare import compare_modes
 from models.run import heldout_split, train_run
 from models.transformer import ModelConfig
-from txdata import DataConfig, SourceConfig, prepare
+from txdata import DataConfig, Seq2SeqOptions, SourceConfig, prepare
 from txdata.batches import Batches
 
 TINY_MODEL = ModelConfig(d_model=16, heads=2, layers=1, d_ff=32)
@@ -64,7 +64,7 @@ def test_compare_command_prints_the_table_and_a_reading(tmp_path):
 
 
 def test_a_leaky_decoder_scores_teacher_forced_but_fails_free_running(tmp_path):
-    data = DataConfig(mode="seq2seq", leaky=True)
+    data = DataConfig(objective="seq2seq", options=Seq2SeqOptions(labels_as_decoder_input=True))
     config = RunConfig("seq2seq", data, ModelConfig(), TrainConfig(steps=60, eval_every=60))
     result = train_run(config, tmp_path / "leaky")
     assert result.metrics["accuracy"] > 0.99  # it copies the label it is shown
@@ -72,7 +72,9 @@ def test_a_leaky_decoder_scores_teacher_forced_but_fails_free_running(tmp_path):
 
 
 def test_show_leaky_feeds_the_labels_themselves():
-    out = CliRunner().invoke(app, ["show", "--mode", "seq2seq", "--leaky", "--format", "json"])
+    out = CliRunner().invoke(
+        app, ["show", "--mode", "seq2seq", "--labels-as-decoder-input", "--format", "json"]
+    )
     batch = json.loads(out.stdout)["batch"]
     assert batch["decoder_input_ids"] == batch["labels"]
 
@@ -80,7 +82,7 @@ def test_show_leaky_feeds_the_labels_themselves():
 def test_eval_length_evaluates_on_longer_windows(tmp_path):
     config = RunConfig(
         "seq2seq",
-        DataConfig(mode="seq2seq"),
+        DataConfig(objective="seq2seq"),
         TINY_MODEL,
         replace(TINY_TRAIN, steps=2, eval_length=20),
     )

@@ -27,7 +27,12 @@ def test_the_guide_shows_commands_for_every_question():
     commands = [" ".join(command) for command in guide_commands()]
     for expected in ("--positional none", "--layers 4", "masks", "show --mode both", "compare"):
         assert any(expected in command for command in commands), expected
-    for expected in ("--leaky", "sequence_length.py", "--label-smoothing", "attention --run"):
+    for expected in (
+        "--labels-as-decoder-input",
+        "sequence_length.py",
+        "--label-smoothing",
+        "attention --run",
+    ):
         assert any(expected in command for command in commands), expected
 
 

@@ -64,7 +64,7 @@ def model_masks(mode: str, batch: dict[str, torch.Tensor], monkeypatch) -> dict[
 
 
 def real_batch(mode: str) -> dict[str, torch.Tensor]:
-    config = DataConfig(mode=mode, source=SourceConfig(pattern="1 1 0"), pad_to_multiple_of=16)
+    config = DataConfig(objective=mode, source=SourceConfig(pattern="1 1 0"), pad_to_multiple_of=16)
     return prepare(config).batches(3, seed=0, shuffle=False)[0]
 
 
@@ -116,7 +116,7 @@ def test_cross_attention_never_sees_pad_keys_of_a_row_with_real_keys():
 
 
 def test_table_shows_the_tokens_and_each_rows_allowed_keys(story):
-    data = prepare(DataConfig(mode="seq2seq", source=SourceConfig(story[1])))
+    data = prepare(DataConfig(objective="seq2seq", source=SourceConfig(story[1])))
     batch = data.batches(4, seed=0, shuffle=False)[0]
     assert not batch["attention_mask"].all() and not batch["decoder_attention_mask"].all()
     views = attention_masks(batch)
@@ -147,7 +147,7 @@ def test_json_grids_equal_the_views(story):
     document = json.loads(result.stdout)
     assert document["example"] == 1
     for mode in ("seq2seq", "mlm"):
-        data = prepare(DataConfig(mode=mode, source=SourceConfig(story[1])))
+        data = prepare(DataConfig(objective=mode, source=SourceConfig(story[1])))
         views = attention_masks(data.batches(4, seed=0, shuffle=False)[0])
         grids = [grid for grid in document["masks"] if grid["mode"] == mode]
         assert [grid["name"] for grid in grids] == list(views)

@@ -38,7 +38,7 @@ maskings = st.builds(
 
 
 def collate(tokenizer, rows, masking, seed=0, epoch=0, index=0):
-    objective = MaskedLM(tokenizer, length=32, masking=masking)
+    objective = MaskedLM(tokenizer, length=32, options=masking)
     batch = objective.collate(rows, batch_generator(seed, epoch, index))
     original, _ = _padded(rows["input_ids"])
     return batch, original

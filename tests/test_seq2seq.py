@@ -52,7 +52,7 @@ def test_decoder_input_is_labels_shifted_right_behind_bos(pairs, multiple):
 
 
 def test_alternating_shift_example_matches_the_docstring():
-    data = prepare(DataConfig(mode="seq2seq", length=6))
+    data = prepare(DataConfig(objective="seq2seq", length=6))
     batch = data.batches(batch_size=1, seed=0, shuffle=False)[0]
     assert batch["input_ids"].tolist() == [[8, 7, 8, 7, 6]]  # 1 0 1 0 [EOS]
     assert batch["decoder_input_ids"].tolist() == [[5, 7, 8, 7, 8]]  # [BOS] 0 1 0 1
@@ -61,7 +61,7 @@ def test_alternating_shift_example_matches_the_docstring():
 
 def test_continue_task_targets_the_next_symbols():
     source = SourceConfig(pattern="1 1 0", task="continue", horizon=3)
-    data = prepare(DataConfig(mode="seq2seq", source=source, length=6))
+    data = prepare(DataConfig(objective="seq2seq", source=source, length=6))
     row = data.examples[1]
     decode = data.tokenizer.decode
     assert decode(row["input_ids"]) == "1 0 1 1"  # window at offset 1, [EOS] skipped
@@ -69,6 +69,6 @@ def test_continue_task_targets_the_next_symbols():
 
 
 def test_long_pairs_are_truncated_to_length():
-    data = prepare(DataConfig(mode="seq2seq", source=SourceConfig("sample:numbers"), length=5))
+    data = prepare(DataConfig(objective="seq2seq", source=SourceConfig("sample:numbers"), length=5))
     assert max(len(ids) for ids in data.examples["input_ids"]) == 5
     assert all(ids[-1] == SpecialIds.of(data.tokenizer).eos for ids in data.examples["labels"])

@@ -29,7 +29,7 @@ TINY_TRAIN = TrainConfig(steps=40, batch_size=16, eval_every=20, checkpoint_ever
 
 
 def tiny(mode: str, **train) -> RunConfig:
-    data = DataConfig(mode=mode, source=SourceConfig(count=64))
+    data = DataConfig(objective=mode, source=SourceConfig(count=64))
     return RunConfig(mode, data, TINY_MODEL, replace(TINY_TRAIN, **train))
 
 
@@ -131,7 +131,7 @@ def test_cuda_without_cuda_is_refused(tmp_path):
 def test_defaults_reach_100_percent_on_the_alternating_sequence(tmp_path, mode):
     """The defaults of `txdata train`, checked by steps (not by time)."""
     training = TrainConfig(batch_size=DEFAULT_BATCH_SIZE[mode])
-    config = RunConfig(mode, DataConfig(mode=mode), ModelConfig(), training)
+    config = RunConfig(mode, DataConfig(objective=mode), ModelConfig(), training)
     result = train_run(config, tmp_path / "run")
     assert result.metrics["accuracy"] == 1.0
     if mode == "seq2seq":

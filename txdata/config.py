@@ -26,9 +26,7 @@ class DataConfig:
         default="auto",
         metadata={"help": "auto, wordpiece, bpe, char, or a tokenizer.json path."},
     )
-    vocab_size: int = field(
-        default=2000, metadata={"help": "Vocabulary of a trained tokenizer."}
-    )
+    vocab_size: int = field(default=2000, metadata={"help": "Vocabulary of a trained tokenizer."})
     length: int = field(
         default=12, metadata={"help": "Tokens per sequence, special tokens included."}
     )

@@ -46,23 +46,15 @@ class SourceConfig:
     )
     pattern: str = field(default="1 0", metadata={"help": "Alternating: the repeated symbols."})
     count: int = field(default=256, metadata={"help": "Alternating: number of windows."})
-    offset: int = field(
-        default=0, metadata={"help": "Alternating: where the first window starts."}
-    )
+    offset: int = field(default=0, metadata={"help": "Alternating: where the first window starts."})
     task: str = field(
         default="shift",
         metadata={"help": "Alternating seq2seq: shift (next window) or continue (next symbols)."},
     )
-    horizon: int = field(
-        default=4, metadata={"help": "Alternating continue: symbols to predict."}
-    )
+    horizon: int = field(default=4, metadata={"help": "Alternating continue: symbols to predict."})
     text_column: str = field(default="text", metadata={"help": "Column holding text."})
-    source_column: str = field(
-        default="source", metadata={"help": "Column holding pair sources."}
-    )
-    target_column: str = field(
-        default="target", metadata={"help": "Column holding pair targets."}
-    )
+    source_column: str = field(default="source", metadata={"help": "Column holding pair sources."})
+    target_column: str = field(default="target", metadata={"help": "Column holding pair targets."})
 
     def __post_init__(self) -> None:
         for name in ("count", "horizon"):

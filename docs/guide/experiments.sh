@@ -36,7 +36,7 @@ run compare-english txdata compare --source sample:english --length 32 --steps 6
   --out runs/guide/compare-english
 
 # 5. The original exercise, wrong and right
-run leaky txdata train --mode seq2seq --leaky --out runs/guide/leaky
+run leaky txdata train --mode seq2seq --labels-as-decoder-input --out runs/guide/leaky
 run shifted txdata train --mode seq2seq --out runs/guide/shifted
 
 # 6. How long can a sequence be?
