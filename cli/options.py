@@ -18,6 +18,8 @@ from typing import Annotated, Any
 
 import typer
 
+from models.run_config import TrainConfig
+from models.transformer import ModelConfig
 from txdata import DataConfig, SourceConfig
 from txdata.objectives import OBJECTIVES
 
@@ -78,6 +80,9 @@ DATA_OPTIONS = [
 ]
 """The options of every command that reads data."""
 
+MODEL_OPTIONS = options_of(ModelConfig, "Model", skip=("vocab_size", "max_len"))
+TRAINING_OPTIONS = options_of(TrainConfig, "Training")
+
 
 def with_options(*extra: list[inspect.Parameter]) -> Callable[[Callable], Callable]:
     """Give a command `extra` options (lists of parameters) on top of its own.
@@ -103,6 +108,12 @@ def with_options(*extra: list[inspect.Parameter]) -> Callable[[Callable], Callab
 
 
 with_data_options = with_options(DATA_OPTIONS)
+
+
+def given(ctx: typer.Context, name: str) -> bool:
+    """Whether the user set option `name`, rather than leaving its default."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
 
 
 def fields_from(cls: type, params: dict[str, Any], **fixed: Any) -> Any:

@@ -21,7 +21,7 @@ import os
 import re
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -30,70 +30,16 @@ from safetensors.torch import load_file, save_file, save_model
 from tokenizers import Tokenizer
 from torch import nn
 
+from models.run_config import RunConfig
 from models.run_directory import CHECKPOINTS, run_format
-from models.transformer import ModelConfig, build_model
-from txdata.config import DataConfig
-from txdata.errors import ConfigError, RunError, TxdataError
+from models.transformer import build_model
+from txdata.errors import RunError, TxdataError
 from txdata.files import atomic_write_text, fsync_directory, fsync_file
 from txdata.tokenizer import save_tokenizer
-from txdata.typed_json import from_json
 
 REQUIRED = ("config.json", "tokenizer.json")
 KEEP = 2  # checkpoints kept: the newest, and the one before it in case the newest is damaged
 _NAME = re.compile(r"step-(\d{7,})")
-
-
-DEFAULT_BATCH_SIZE = {"seq2seq": 64, "mlm": 128}
-"""Rows per step, chosen so that both modes reach 100 % on the alternating sequence within the
-default 300 steps. mlm takes twice the rows because only 15 % of its tokens carry a loss: 128
-rows give it about 190 labelled tokens a step, against about 700 in seq2seq's 64. At 64 rows
-mlm needed 225 to 400 steps (5 seeds); at 128 rows and lr 2e-3 it reached 100 % by step 300 on
-all of 16 seeds (8 on one thread, 8 on two)."""
-
-
-@dataclass
-class TrainConfig:
-    steps: int = 300  # optimizer steps in all, a resumed run included
-    batch_size: int = 64  # DEFAULT_BATCH_SIZE[mode] from the CLI; 32 can stall for 300+ steps
-    lr: float = 2e-3  # peak learning rate, reached after warmup; 3e-3 left mlm seeds at 98-99 %
-    warmup: int = 30  # steps of linear warmup from 0
-    schedule: str = "cosine"  # after warmup: cosine to 0, or inverse_sqrt (the paper's)
-    weight_decay: float = 0.01  # AdamW, on weight matrices only
-    clip: float = 1.0  # gradient norm clipping
-    label_smoothing: float = 0.0
-    eval_every: int = 50
-    eval_examples: int = 256  # held-out examples per evaluation
-    eval_length: int | None = None  # alternating: evaluate on windows of another length
-    checkpoint_every: int = 100
-    seed: int = 0
-    device: str = "auto"  # auto: CUDA when present, else CPU
-
-    def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "eval_every", "eval_examples", "checkpoint_every"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name.replace('_', ' ')} must be at least 1")
-        if self.lr <= 0 or self.warmup < 0 or self.seed < 0:
-            raise ConfigError("lr must be positive; warmup and seed must be 0 or more")
-        if not 0.0 <= self.label_smoothing < 1.0:
-            raise ConfigError(f"label smoothing must lie in [0, 1), got {self.label_smoothing}")
-        if self.eval_length is not None and self.eval_length < 3:
-            raise ConfigError(f"eval length must be at least 3, got {self.eval_length}")
-        if self.schedule not in ("cosine", "inverse_sqrt"):
-            raise ConfigError(f"schedule must be cosine or inverse_sqrt, got {self.schedule!r}")
-
-
-@dataclass
-class RunConfig:
-    mode: str
-    data: DataConfig
-    model: ModelConfig
-    train: TrainConfig = field(default_factory=TrainConfig)
-    command: list[str] = field(default_factory=list)
-
-    @classmethod
-    def from_dict(cls, raw: dict) -> RunConfig:
-        """The config of a run's config.json, each value checked against its declared type."""
-        return from_json(cls, raw)
 
 
 @dataclass
@@ -199,7 +145,7 @@ def load_run(directory: Path, device: str | torch.device = "cpu") -> LoadedRun:
             f"but the model was built for {config.model.vocab_size}"
         )
     checkpoint = latest_checkpoint(directory)
-    model = build_model(config.mode, config.model)
+    model = build_model(config.data.kind.architecture, config.model)
     step = _load_weights(model, checkpoint / "model.safetensors")
     return LoadedRun(directory, config, tokenizer, model.to(device), step, checkpoint)
 

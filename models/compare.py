@@ -1,7 +1,7 @@
-"""Train the same core on the same source as seq2seq and as mlm, with the same budget.
+"""Train the same core on the same source under several objectives, with the same budget.
 
->>> rows = compare_modes(DataConfig(), ModelConfig(), TrainConfig(steps=300), Path("runs/c"))
->>> [(row.mode, row.loss_tokens) for row in rows]
+>>> rows = compare_objectives(DataConfig(), ModelConfig(), TrainConfig(), Path("runs/c"))
+>>> [(row.objective, row.loss_tokens) for row in rows]
 [('seq2seq', 211200), ('mlm', 28902)]
 """
 
@@ -11,23 +11,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from models.checkpoint import RunConfig, TrainConfig
 from models.run import train_run
+from models.run_config import RunConfig, TrainConfig
 from models.train import Callbacks
 from models.transformer import ModelConfig
 from txdata.config import DataConfig
 
-MODES = ("seq2seq", "mlm")
-TASK_METRIC = {"seq2seq": "exact_match", "mlm": "accuracy"}
-
 
 @dataclass
-class ModeSummary:
-    mode: str
+class ObjectiveSummary:
+    objective: str
     tokens_read: int  # real tokens the model read while training, encoder and decoder
     loss_tokens: int  # of those, the ones whose prediction was scored
     final_loss: float  # held-out loss at the end
-    metric_name: str  # seq2seq: free-running exact match; mlm: masked-token accuracy
+    metric_name: str  # the objective's own held-out metric
+    metric_label: str  # what it means, in words
     metric: float
     seconds: float  # training steps only
     directory: Path
@@ -41,30 +39,33 @@ class ModeSummary:
         return self.loss_tokens / max(self.tokens_read, 1)
 
 
-def compare_modes(
+def compare_objectives(
     data: DataConfig,
     model: ModelConfig,
     train: TrainConfig,
     directory: Path,
+    objectives: list[str] | None = None,
     overwrite: bool = False,
     callbacks: Callable[[str], Callbacks] | None = None,
     command: list[str] | None = None,
-) -> list[ModeSummary]:
-    """One run per mode in `directory/seq2seq` and `directory/mlm`; a summary of each."""
+) -> list[ObjectiveSummary]:
+    """One run per objective in `directory/NAME` (default seq2seq and mlm); a summary of each."""
     summaries = []
-    for mode in MODES:
-        config = RunConfig(mode, replace(data, mode=mode), model, train, command or [])
+    for name in objectives or ["seq2seq", "mlm"]:
+        config = RunConfig(replace(data, objective=name, options=None), model, train, command or [])
+        kind = config.data.kind
         result = train_run(
-            config, directory / mode, overwrite, callbacks=callbacks(mode) if callbacks else None
+            config, directory / name, overwrite, callbacks=callbacks(name) if callbacks else None
         )
         summaries.append(
-            ModeSummary(
-                mode=mode,
+            ObjectiveSummary(
+                objective=name,
                 tokens_read=result.loop.tokens_read,
                 loss_tokens=result.loop.loss_tokens,
                 final_loss=result.metrics["loss"],
-                metric_name=TASK_METRIC[mode],
-                metric=result.metrics[TASK_METRIC[mode]],
+                metric_name=kind.metric,
+                metric_label=kind.metric_label,
+                metric=result.metrics[kind.metric],
                 seconds=result.loop.seconds,
                 directory=result.directory,
             )
@@ -72,13 +73,14 @@ def compare_modes(
     return summaries
 
 
-def reading(summaries: list[ModeSummary]) -> str:
-    """One sentence on what the table shows."""
-    by_mode = {summary.mode: summary for summary in summaries}
-    s2s, mlm = by_mode["seq2seq"], by_mode["mlm"]
-    ratio = s2s.loss_tokens / max(mlm.loss_tokens, 1)
+def what_the_table_shows(summaries: list[ObjectiveSummary]) -> str:
+    """One sentence on the table: who drew the most training signals from what it read."""
+    ranked = sorted(summaries, key=lambda summary: summary.loss_share, reverse=True)
+    shares = ", ".join(f"{s.objective} {s.loss_share:.0%}" for s in ranked)
+    most, least = ranked[0], ranked[-1]
+    ratio = most.loss_tokens / max(least.loss_tokens, 1)
     return (
-        f"With the same steps, seq2seq scored {s2s.loss_share:.0%} of the tokens it read and mlm "
-        f"{mlm.loss_share:.0%}: seq2seq drew {ratio:.1f}× as many training signals from its "
-        f"batches; mlm pays for seeing both sides of every token with fewer of them."
+        f"With the same steps, the share of tokens read that carried a loss was {shares}: "
+        f"{most.objective} drew {ratio:.1f}× as many training signals as {least.objective}. "
+        "An encoder pays for seeing both sides of every token with fewer of them."
     )
