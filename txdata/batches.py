@@ -4,7 +4,9 @@ The order of examples depends on (seed, epoch) and the masks of batch i on (seed
 `DataLoader(batches, batch_size=None, num_workers=4)` yields the very batches that a loop in
 one process does, and a resumed run sees the batches it would have seen.
 
->>> batches = Batches(examples, objective.collate, batch_size=32, seed=0, epoch=1)
+>>> from txdata import DataConfig, prepare
+>>> data = prepare(DataConfig("mlm"))
+>>> batches = Batches(data.examples, data.objective.collate, batch_size=32, seed=0, epoch=1)
 >>> batches[0]["input_ids"].shape
 torch.Size([32, 12])
 """

@@ -21,8 +21,10 @@ from txdata.errors import OutputError
 def atomic_path(path: Path) -> Iterator[Path]:
     """A temporary path beside `path`, renamed over `path` in one step if the block succeeds.
 
-    >>> with atomic_path(Path("run/curves.png")) as temporary:
-    ...     figure.savefig(temporary)
+    Example (a figure saved whole or not at all)::
+
+        with atomic_path(Path("run/curves.png")) as temporary:
+            figure.savefig(temporary)
     """
     path = Path(path)
     if path.is_dir():
@@ -83,7 +85,8 @@ def exchange(first: Path, second: Path) -> None:
     """Swap two folders' names. On Linux in one step (`renameat2(RENAME_EXCHANGE)`), so a kill
     at any instant leaves each name holding a whole folder; elsewhere by three renames.
 
-    >>> exchange(Path(".run.txdata-new-x1"), Path("run"))  # the new run is now at run/
+    Example: `exchange(Path(".run.txdata-new-x1"), Path("run"))` puts the new run at `run`
+    and the old one at `.run.txdata-new-x1`.
     """
     if _renameat2_exchange(first, second):
         fsync_directory(second.parent)

@@ -20,6 +20,7 @@ SPECIAL_TOKENS = (PAD, UNK, CLS, SEP, MASK, BOS, EOS)
 class SpecialIds:
     """The id of each special token in one tokenizer.
 
+    >>> from txdata.tokenizer import alternating_tokenizer
     >>> SpecialIds.of(alternating_tokenizer("1 0"))
     SpecialIds(pad=0, unk=1, cls=2, sep=3, mask=4, bos=5, eos=6)
     """

@@ -3,6 +3,7 @@
 A config.json that a person edited, or that another version wrote, must fail with one line
 naming the field, not deep inside the code that first uses the value.
 
+>>> from txdata.objectives.mlm import MaskingConfig
 >>> from_json(MaskingConfig, {"mlm_probability": 0.2, "whole_word": True})
 MaskingConfig(mlm_probability=0.2, mask_probability=0.8, random_probability=0.1, whole_word=True, exact_count=False)
 >>> from_json(MaskingConfig, {"mlm_probability": "high"})

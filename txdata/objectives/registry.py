@@ -1,7 +1,9 @@
 """The objectives by name. Each module of this package registers its own with `@register`.
 
 >>> objective_names("all")
-['seq2seq', 'mlm', 'clm']
+['clm', 'mlm', 'seq2seq']
+>>> objective_names("both")
+['seq2seq', 'mlm']
 """
 
 from __future__ import annotations
