@@ -3,7 +3,8 @@
     python bench/collate.py [--quick]
 
 Needs the `bench` extra (transformers). Both sides start from the same lists of token ids and
-return padded int64 tensors with attention masks and labels; seq2seq includes
+return padded int64 tensors with attention masks and labels; clm races
+`DataCollatorForLanguageModeling(mlm=False)` on the mlm rows; seq2seq includes
 `decoder_input_ids` (HF builds them through a tiny BART model). Timings alternate between the
 two tools in the same process; the figures are medians of the repeats.
 """
@@ -20,6 +21,7 @@ from common import corpus, hf_tokenizer, packed_windows, prepared
 
 from txdata import DataConfig, MaskingConfig, SourceConfig, prepare
 from txdata.collate import batch_generator
+from txdata.objectives.clm import CausalLM
 from txdata.objectives.mlm import MaskedLM
 from txdata.objectives.seq2seq import Seq2Seq
 
@@ -127,6 +129,20 @@ def main() -> None:
             lambda b, i: hf_wwm(b),
             ours_wwm,
             hf_wwm_batches,
+            repeats,
+        )
+    )
+
+    # Causal LM on the very rows the mlm race used: pad, and labels = inputs with -100 on pad.
+    clm = CausalLM(tokenizer, 128)
+    hf_clm = DataCollatorForLanguageModeling(hf, mlm=False, return_tensors="pt")
+    results.append(
+        race(
+            "clm",
+            lambda b, i: clm.collate(b),
+            lambda b, i: hf_clm(b),
+            ours_batches,
+            hf_batches,
             repeats,
         )
     )
