@@ -43,7 +43,7 @@ from torch import nn
 from models.checkpoint import DEFAULT_BATCH_SIZE, RunConfig, TrainConfig
 from models.run import train_run
 from models.train import Callbacks
-from models.transformer import MaskedLMTransformer, ModelConfig
+from models.transformer import ModelConfig, Transformer
 from txdata import DataConfig
 from txdata.collate import batch_generator
 from txdata.special_tokens import IGNORE_INDEX
@@ -149,7 +149,7 @@ def equal_budget(budget: float, slices: int) -> dict:
         vocab_size=vocab, d_model=D_MODEL, heads=HEADS, layers=LAYERS, d_ff=D_FF, max_len=LENGTH
     )
     torch.manual_seed(0)
-    ours = Trainer(MaskedLMTransformer(config), lambda m, b: m(b, logits=False).loss, batch_at)
+    ours = Trainer(Transformer(config, "encoder"), lambda m, b: m(b, logits=False).loss, batch_at)
     theirs = Trainer(hf_bert(vocab, LENGTH), lambda m, b: m(**b).loss, batch_at)
     for _ in range(slices):
         ours.train_for(budget / slices)

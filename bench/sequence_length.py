@@ -16,10 +16,10 @@ import time
 
 import torch
 
-from models.transformer import MaskedLMTransformer, ModelConfig
+from models.transformer import ModelConfig, Transformer
 
 
-def step_seconds(model: MaskedLMTransformer, length: int, batch: int, repeats: int) -> float:
+def step_seconds(model: Transformer, length: int, batch: int, repeats: int) -> float:
     ids = torch.randint(7, 100, (batch, length))
     inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": ids}
     timings = []
@@ -36,7 +36,7 @@ def main() -> None:
     quick = parser.parse_args().quick
     torch.manual_seed(0)
     lengths = [32, 128, 512] if quick else [32, 64, 128, 256, 512, 1024, 2048]
-    model = MaskedLMTransformer(ModelConfig(vocab_size=100, max_len=max(lengths)))
+    model = Transformer(ModelConfig(vocab_size=100, max_len=max(lengths)), "encoder")
     rows = []
     print(f"{'length':>7} {'ms/step':>9} {'µs/token':>9} {'attention scores':>17}")
     for length in lengths:

@@ -42,12 +42,7 @@ from common import (
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from models.transformer import (
-    MaskedLMTransformer,
-    ModelConfig,
-    Seq2SeqTransformer,
-    sinusoidal_positions,
-)
+from models.transformer import ModelConfig, Transformer, sinusoidal_positions
 from txdata.collate import batch_generator
 from txdata.objectives.seq2seq import Seq2Seq
 
@@ -72,7 +67,7 @@ def matmul_peak(seconds: float = 1.0) -> float:
 class TorchSeq2Seq(nn.Module):
     """The seq2seq model a PyTorch user writes with `nn.Transformer`, as in its tutorial:
     scaled embeddings plus sinusoidal positions, pre-LN stacks, and a head tied to the
-    embedding. The same parameters as txdata's `Seq2SeqTransformer`."""
+    embedding. The same parameters as txdata's encoder-decoder `Transformer`."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -198,9 +193,9 @@ def main() -> None:
         max_len=LENGTH,
         dropout=args.dropout,
     )
-    ours_mlm = MaskedLMTransformer(config)
+    ours_mlm = Transformer(config, "encoder")
     bert = hf_bert(config.vocab_size, LENGTH, args.dropout)
-    ours_s2s = Seq2SeqTransformer(config)
+    ours_s2s = Transformer(config, "encoder-decoder")
     torch_s2s = TorchSeq2Seq(config)
 
     def our_loss(model, batch):

@@ -5,6 +5,9 @@ Dimension legend:
 
 Masks are boolean and say who may look at whom: `allowed[b, 0, t, l]` is True when query t of
 row b may attend to key l. The head axis is 1 so one mask serves every head.
+
+During generation a `KVCache` keeps each attention's keys and values from earlier steps, so a
+step projects only its new position.
 """
 
 from __future__ import annotations
@@ -14,6 +17,36 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+
+class KVCache:
+    """One attention's keys and values (B, H, L, K) from earlier generation steps.
+
+    `grows` (self-attention): each step appends the keys and values of its new positions.
+    Otherwise (cross-attention) they are the encoder memory's, projected at the first step and
+    reused: the memory does not change while the decoder generates.
+
+    >>> cache = KVCache(grows=True)
+    >>> for length in (3, 1, 1):  # a 3-token prompt, then one new token a step
+    ...     keys, values = cache.keys_values(lambda: (torch.zeros(1, 2, length, 4),) * 2)
+    >>> keys.shape
+    torch.Size([1, 2, 5, 4])
+    """
+
+    def __init__(self, grows: bool) -> None:
+        self.grows = grows
+        self.keys: torch.Tensor | None = None
+        self.values: torch.Tensor | None = None
+
+    def keys_values(self, project) -> tuple[torch.Tensor, torch.Tensor]:
+        """All keys and values so far; `project()` gives those of the new positions."""
+        if self.keys is None:
+            self.keys, self.values = project()
+        elif self.grows:
+            keys, values = project()
+            self.keys = torch.cat([self.keys, keys], dim=2)  # (B, H, L + new, K)
+            self.values = torch.cat([self.values, values], dim=2)
+        return self.keys, self.values
 
 
 def causal_mask(length: int, device: torch.device | None = None) -> torch.Tensor:
@@ -79,11 +112,22 @@ class MultiHeadAttention(nn.Module):
         self.keep_weights = False
 
     def forward(
-        self, x: torch.Tensor, context: torch.Tensor | None, allowed: torch.Tensor | None
+        self,
+        x: torch.Tensor,
+        context: torch.Tensor | None,
+        allowed: torch.Tensor | None,
+        cache: KVCache | None = None,
     ) -> torch.Tensor:
-        """x (B, T, D), context (B, L, D) or None for self-attention, allowed (B, 1, T, L)."""
+        """x (B, T, D), context (B, L, D) or None for self-attention, allowed (B, 1, T, L).
+
+        With a `cache`, x holds only the new positions and L counts the cached ones too."""
         context = x if context is None else context
-        q, k, v = self._split(self.q(x)), self._split(self.k(context)), self._split(self.v(context))
+        q = self._split(self.q(x))
+
+        def project() -> tuple[torch.Tensor, torch.Tensor]:
+            return self._split(self.k(context)), self._split(self.v(context))
+
+        k, v = project() if cache is None else cache.keys_values(project)
         dropout = self.dropout if self.training else 0.0
         if self.fast and not self.keep_weights:
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=dropout)

@@ -23,6 +23,7 @@ from models.attention import MultiHeadAttention
 from models.checkpoint import LoadedRun
 from models.decode import greedy_decode
 from models.predict import encode_known
+from models.transformer import Transformer
 from txdata.special_tokens import SpecialIds
 
 
@@ -66,7 +67,7 @@ def attention_maps(run: LoadedRun, text: str) -> AttentionMaps:
     try:
         memory = model.encode(source, torch.ones_like(source))
         if target is not None:
-            model.decode(target, memory, torch.ones_like(source))
+            model.decode(target, None, memory, torch.ones_like(source))
         weights = {
             name: torch.stack([m.weights[0] for m in modules]).cpu()  # (layers, H, T, L)
             for name, modules in attentions.items()
@@ -82,11 +83,13 @@ def attention_maps(run: LoadedRun, text: str) -> AttentionMaps:
     )
 
 
-def _named_attentions(model: torch.nn.Module) -> dict[str, list[MultiHeadAttention]]:
+def _named_attentions(model: Transformer) -> dict[str, list[MultiHeadAttention]]:
     """Each attention's modules, one per layer, under the names `mask_views` gives them."""
-    named = {"encoder self-attention": [block.self_attention for block in model.encoder.blocks]}
-    decoder = getattr(model, "decoder", None)
-    if decoder is not None:
-        named["decoder self-attention"] = [block.self_attention for block in decoder.blocks]
-        named["cross-attention"] = [block.cross_attention for block in decoder.blocks]
+    named = {}
+    if model.encoder is not None:
+        named["encoder self-attention"] = [block.self_attention for block in model.encoder.blocks]
+    if model.decoder is not None:
+        named["decoder self-attention"] = [block.self_attention for block in model.decoder.blocks]
+    if model.architecture == "encoder-decoder":
+        named["cross-attention"] = [block.cross_attention for block in model.decoder.blocks]
     return named

@@ -53,7 +53,7 @@ def attention_masks(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 def decoder_padding(batch: dict[str, torch.Tensor]) -> torch.Tensor:
     """(B, T) 1 = real decoder position; all real when the batch has no decoder mask, as in
-    `Seq2SeqTransformer.decode`."""
+    `Transformer.decode`."""
     if "decoder_attention_mask" in batch:
         return batch["decoder_attention_mask"]
     return torch.ones_like(batch["decoder_input_ids"])

@@ -1,12 +1,14 @@
-"""One transformer core, used two ways: encoder-decoder (seq2seq) and encoder-only (mlm).
+"""One transformer core, composed three ways: encoder (mlm), encoder-decoder (seq2seq), decoder.
 
 Dimension legend:
     B batch   S source (encoder) positions   T target (decoder) positions
     D model width (d_model)   F feed-forward width (d_ff)   V vocabulary
+    H heads   K head width (D/H)   L positions a cached attention has seen so far
 
-A `Stack` of `Block`s with two flags does all the work: the encoder is
-`Stack(causal=False)`, the decoder `Stack(causal=True, cross_attention=True)`. Heads sit
-outside the core: one LM head, tied to the token embedding, serves both modes.
+A `Stack` of `Block`s with two flags does all the work: the encoder is `Stack(causal=False)`,
+the decoder `Stack(causal=True)`, with cross-attention when there is an encoder. `Transformer`
+composes them by architecture. Heads sit outside the core: one LM head, tied to the token
+embedding, serves every architecture.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.attention import MultiHeadAttention, causal_mask, combine, padding_mask
+from models.attention import KVCache, MultiHeadAttention, causal_mask, combine, padding_mask
 from txdata.errors import ConfigError
 from txdata.special_tokens import IGNORE_INDEX
 
@@ -90,16 +92,19 @@ class Embeddings(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.max_len = config.max_len
 
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        """ids (B, T) -> (B, T, D)."""
-        length = ids.shape[1]
+    def forward(self, ids: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
+        """ids (B, T) -> (B, T, D). `positions` (B, T), 0 … T-1 when not given, lets generation
+        number left-padded prompts from their first real token, and one new token by its place."""
+        length = ids.shape[1] if positions is None else int(positions.max()) + 1
         if length > self.max_len:
             raise ConfigError(f"a sequence of {length} tokens exceeds max_len {self.max_len}")
+        if positions is None:
+            positions = torch.arange(length, device=ids.device)  # (T,)
         x = self.tokens(ids) * self.scale
         if self.learned is not None:
-            x = x + self.learned(torch.arange(length, device=ids.device))
+            x = x + self.learned(positions)
         elif self.table is not None:
-            x = x + self.table[:length]
+            x = x + self.table[positions]
         return self.dropout(x)
 
 
@@ -125,11 +130,16 @@ class Block(nn.Module):
         allowed: torch.Tensor,
         memory: torch.Tensor | None = None,
         memory_allowed: torch.Tensor | None = None,
+        cache: tuple[KVCache, KVCache] | None = None,
     ) -> torch.Tensor:
-        """x (B, T, D); memory (B, S, D) is the encoder output the decoder attends to."""
-        x = self._residual(x, self.norms[0], self.self_attention, None, allowed)
+        """x (B, T, D); memory (B, S, D) is the encoder output the decoder attends to.
+        `cache`: this block's (self-attention, cross-attention) keys and values, when generating."""
+        own, cross = cache if cache is not None else (None, None)
+        x = self._residual(x, self.norms[0], self.self_attention, None, allowed, own)
         if self.cross_attention is not None:
-            x = self._residual(x, self.norms[1], self.cross_attention, memory, memory_allowed)
+            x = self._residual(
+                x, self.norms[1], self.cross_attention, memory, memory_allowed, cross
+            )
         return self._residual(x, self.norms[-1], self.feed_forward)
 
     def _residual(self, x: torch.Tensor, norm: nn.LayerNorm, sublayer, *args) -> torch.Tensor:
@@ -155,16 +165,21 @@ class Stack(nn.Module):
         attention_mask: torch.Tensor,
         memory: torch.Tensor | None = None,
         memory_mask: torch.Tensor | None = None,
+        cache: list[tuple[KVCache, KVCache]] | None = None,
     ) -> torch.Tensor:
-        """x (B, T, D), attention_mask (B, T); memory (B, S, D), memory_mask (B, S)."""
-        causal = causal_mask(x.shape[1], x.device) if self.causal else None
-        allowed = combine(padding_mask(attention_mask), causal)  # (B, 1, T, T)
+        """x (B, T, D), attention_mask (B, L); memory (B, S, D), memory_mask (B, S).
+
+        L = T, unless a `cache` (one entry per block) holds the L - T positions before x."""
+        length, new = attention_mask.shape[1], x.shape[1]
+        # The new positions are the last T of L: their rows of the (L, L) causal mask.
+        causal = causal_mask(length, x.device)[length - new :] if self.causal else None
+        allowed = combine(padding_mask(attention_mask), causal)  # (B, 1, T, L)
         memory_allowed = None
         if memory is not None:
             # Every decoder query may see every real encoder position: (B, 1, T, S).
-            memory_allowed = combine(padding_mask(memory_mask)).expand(-1, -1, x.shape[1], -1)
-        for block in self.blocks:
-            x = block(x, allowed, memory, memory_allowed)
+            memory_allowed = combine(padding_mask(memory_mask)).expand(-1, -1, new, -1)
+        for block, block_cache in zip(self.blocks, cache or [None] * len(self.blocks)):
+            x = block(x, allowed, memory, memory_allowed, block_cache)
         return self.final_norm(x)
 
 
@@ -230,87 +245,107 @@ def scored(
     return Output(values, None if labels is None else lm_loss(values, labels, label_smoothing))
 
 
-class Seq2SeqTransformer(nn.Module):
-    """Encoder-decoder: the encoder reads `input_ids`, the decoder `decoder_input_ids`."""
+def next_token_labels(labels: torch.Tensor) -> torch.Tensor:
+    """A decoder-only model's labels, shifted inside the model as Hugging Face causal LMs do:
+    position t is scored against the token at t + 1, and the last position against nothing.
 
-    def __init__(self, config: ModelConfig) -> None:
+    >>> next_token_labels(torch.tensor([[5, 6, 7, -100]]))  # `labels` = input_ids, -100 on pad
+    tensor([[   6,    7, -100, -100]])
+    """
+    return F.pad(labels[:, 1:], (0, 1), value=IGNORE_INDEX)
+
+
+ARCHITECTURES = ("encoder", "encoder-decoder", "decoder")
+
+ARCHITECTURE_OF_MODE = {"seq2seq": "encoder-decoder", "mlm": "encoder"}
+"""Which architecture a training mode trains. The objective registry will own this table."""
+
+
+class Transformer(nn.Module):
+    """Embeddings, an encoder stack and/or a causal decoder stack, and the tied LM head.
+
+    - encoder (mlm): every position sees every real position and predicts itself.
+    - encoder-decoder (seq2seq): the encoder reads `input_ids`, the decoder
+      `decoder_input_ids` and, through cross-attention, the encoder's output.
+    - decoder (causal LM): the decoder reads `input_ids` alone; position t predicts t + 1.
+
+    >>> model = Transformer(ModelConfig(vocab_size=20), "decoder")
+    >>> ids = torch.tensor([[8, 7, 8, 0]])  # 1 0 1 [PAD]
+    >>> labels = torch.tensor([[8, 7, 8, -100]])  # the input ids, -100 on pad; unshifted
+    >>> output = model({"input_ids": ids, "attention_mask": ids.ne(0).long(), "labels": labels})
+    >>> output.logits.shape  # the loss scores 7 after 8 and 8 after 7, nothing after the last 8
+    torch.Size([1, 4, 20])
+    """
+
+    def __init__(self, config: ModelConfig, architecture: str) -> None:
         super().__init__()
-        self.config = config
+        if architecture not in ARCHITECTURES:
+            raise ConfigError(
+                f"no architecture {architecture!r}: choose {', '.join(ARCHITECTURES)}"
+            )
+        self.config, self.architecture = config, architecture
         self.embeddings = Embeddings(config)
-        self.encoder = Stack(config, causal=False)
-        self.decoder = Stack(config, causal=True, cross_attention=True)
+        self.encoder = Stack(config, causal=False) if architecture != "decoder" else None
+        self.decoder = None
+        if architecture != "encoder":
+            cross = architecture == "encoder-decoder"
+            self.decoder = Stack(config, causal=True, cross_attention=cross)
         self.head = LMHead(self.embeddings)
 
     def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """(B, S) -> memory (B, S, D)."""
+        """(B, S) -> the encoder's last hidden states (B, S, D): the memory a decoder reads."""
         return self.encoder(self.embeddings(input_ids), attention_mask)
 
     def decode(
         self,
-        decoder_input_ids: torch.Tensor,
-        memory: torch.Tensor,
-        attention_mask: torch.Tensor,
-        decoder_attention_mask: torch.Tensor | None = None,
+        ids: torch.Tensor,
+        attention_mask: torch.Tensor | None = None,
+        memory: torch.Tensor | None = None,
+        memory_mask: torch.Tensor | None = None,
+        positions: torch.Tensor | None = None,
+        cache: list[tuple[KVCache, KVCache]] | None = None,
     ) -> torch.Tensor:
-        """(B, T) and memory (B, S, D) -> logits (B, T, V)."""
-        return self.head(
-            self.decoder_states(decoder_input_ids, memory, attention_mask, decoder_attention_mask)
-        )
+        """(B, T) -> the decoder's last hidden states (B, T, D); `self.head` makes logits.
 
-    def decoder_states(
-        self,
-        decoder_input_ids: torch.Tensor,
-        memory: torch.Tensor,
-        attention_mask: torch.Tensor,
-        decoder_attention_mask: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """(B, T) and memory (B, S, D) -> the decoder's last hidden states (B, T, D)."""
-        if decoder_attention_mask is None:
-            decoder_attention_mask = torch.ones_like(decoder_input_ids)
-        x = self.embeddings(decoder_input_ids)
-        return self.decoder(x, decoder_attention_mask, memory, attention_mask)
+        memory (B, S, D) and memory_mask (B, S): the encoder's output, for encoder-decoder.
+        With a `cache` (from `new_cache`), ids are the new positions only, and
+        attention_mask (B, L) and their `positions` (B, T) count the cached ones before them.
+        """
+        if attention_mask is None:
+            attention_mask = torch.ones_like(ids)
+        x = self.embeddings(ids, positions)
+        return self.decoder(x, attention_mask, memory, memory_mask, cache)
+
+    def new_cache(self) -> list[tuple[KVCache, KVCache]]:
+        """Empty keys and values for each decoder block: (self-attention, cross-attention)."""
+        return [(KVCache(grows=True), KVCache(grows=False)) for _ in self.decoder.blocks]
 
     def forward(
         self, batch: dict[str, torch.Tensor], label_smoothing: float = 0.0, logits: bool = True
     ) -> Output:
         """`logits=False`: the loss only, which is what training needs, and cheaper."""
-        memory = self.encode(batch["input_ids"], batch["attention_mask"])
-        hidden = self.decoder_states(
-            batch["decoder_input_ids"],
-            memory,
-            batch["attention_mask"],
-            batch.get("decoder_attention_mask"),
-        )
-        return scored(self.head, hidden, batch.get("labels"), label_smoothing, logits)
+        labels = batch.get("labels")
+        if self.decoder is None:
+            hidden = self.encode(batch["input_ids"], batch["attention_mask"])
+        elif self.encoder is None:
+            hidden = self.decode(batch["input_ids"], batch["attention_mask"])
+            # Decoder-only labels are the input ids themselves: the model shifts them, here and
+            # nowhere else, so that position t is scored against the token at t + 1.
+            labels = None if labels is None else next_token_labels(labels)
+        else:
+            memory = self.encode(batch["input_ids"], batch["attention_mask"])
+            hidden = self.decode(
+                batch["decoder_input_ids"],
+                batch.get("decoder_attention_mask"),
+                memory,
+                batch["attention_mask"],
+            )
+        return scored(self.head, hidden, labels, label_smoothing, logits)
 
 
-class MaskedLMTransformer(nn.Module):
-    """Encoder-only: every position sees every other real position, and predicts itself."""
-
-    def __init__(self, config: ModelConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.embeddings = Embeddings(config)
-        self.encoder = Stack(config, causal=False)
-        self.head = LMHead(self.embeddings)
-
-    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.encoder(self.embeddings(input_ids), attention_mask)
-
-    def forward(
-        self, batch: dict[str, torch.Tensor], label_smoothing: float = 0.0, logits: bool = True
-    ) -> Output:
-        """`logits=False`: the loss only, which is what training needs, and cheaper."""
-        hidden = self.encode(batch["input_ids"], batch["attention_mask"])
-        return scored(self.head, hidden, batch.get("labels"), label_smoothing, logits)
-
-
-MODELS = {"seq2seq": Seq2SeqTransformer, "mlm": MaskedLMTransformer}
-
-
-def build_model(mode: str, config: ModelConfig) -> nn.Module:
-    if mode not in MODELS:
-        raise ConfigError(f"no model for mode {mode!r}: choose {', '.join(sorted(MODELS))}")
+def build_model(architecture: str, config: ModelConfig) -> Transformer:
+    """A fresh model of an architecture, or of a mode's (`ARCHITECTURE_OF_MODE`), for now."""
+    architecture = ARCHITECTURE_OF_MODE.get(architecture, architecture)
     if config.vocab_size < 1:
         raise ConfigError(f"vocab_size must be at least 1, got {config.vocab_size}")
-    return MODELS[mode](config)
+    return Transformer(config, architecture)

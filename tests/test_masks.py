@@ -43,17 +43,17 @@ def model_masks(mode: str, batch: dict[str, torch.Tensor], monkeypatch) -> dict[
     model = build_model(mode, ModelConfig(vocab_size=16, d_model=8, heads=2, layers=2, d_ff=8))
     names = {}
     for stack in ("encoder", "decoder"):
-        for block in getattr(model, stack).blocks if hasattr(model, stack) else []:
+        for block in getattr(model, stack).blocks if getattr(model, stack) is not None else []:
             names[block.self_attention] = f"{stack} self-attention"
             if block.cross_attention is not None:
                 names[block.cross_attention] = "cross-attention"
     seen: dict[str, list[torch.Tensor]] = {}
     forward = MultiHeadAttention.forward
 
-    def spy(self, x, context, allowed):
+    def spy(self, x, context, allowed, cache=None):
         queries = x.shape[1]
         seen.setdefault(names[self], []).append(allowed.expand(-1, -1, queries, -1)[:, 0])
-        return forward(self, x, context, allowed)
+        return forward(self, x, context, allowed, cache)
 
     monkeypatch.setattr(MultiHeadAttention, "forward", spy)
     with torch.no_grad():

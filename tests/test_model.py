@@ -5,16 +5,17 @@ import torch
 from torch import nn
 
 from models.attention import MultiHeadAttention, causal_mask, combine, padding_mask
-from models.transformer import LMHead, ModelConfig, build_model, lm_loss
+from models.transformer import ARCHITECTURES, LMHead, ModelConfig, build_model, lm_loss
 from txdata.errors import ConfigError
 
 V = 20
 
 
-def model(mode: str, **options):
+def model(architecture: str, **options):
+    """A tiny model of an architecture ("encoder", "encoder-decoder", "decoder") or a mode."""
     torch.manual_seed(0)
     config = ModelConfig(vocab_size=V, d_model=32, heads=4, layers=2, d_ff=64, **options)
-    return build_model(mode, config).eval()
+    return build_model(architecture, config).eval()
 
 
 def random_ids(*shape, generator_seed=1):
@@ -22,6 +23,7 @@ def random_ids(*shape, generator_seed=1):
 
 
 def seq2seq_batch(b=3, s=7, t=6):
+    """Every key any architecture reads; each reads its own (decoder-only: input_ids)."""
     return {
         "input_ids": random_ids(b, s),
         "attention_mask": torch.ones(b, s, dtype=torch.long),
@@ -52,6 +54,12 @@ def test_mlm_encoder_sees_both_sides():
     changed = {**batch, "input_ids": ids.clone()}
     changed["input_ids"][:, -1] = (ids[:, -1] - 7 + 1) % (V - 7) + 7
     assert not torch.allclose(m(batch).logits[:, 0], m(changed).logits[:, 0], atol=1e-4)
+
+
+def labelled_target(architecture, batch):
+    """What each architecture's labels align with: the decoder's input for encoder-decoder,
+    else the input ids (decoder-only shifts them inside the model)."""
+    return batch["decoder_input_ids"] if architecture == "encoder-decoder" else batch["input_ids"]
 
 
 def pad_columns(ids, mask, extra, pad=0):
@@ -88,9 +96,9 @@ def test_mlm_padding_changes_no_real_logit():
     assert torch.allclose(before, after[:, :8], atol=1e-5)
 
 
-@pytest.mark.parametrize("mode", ["seq2seq", "mlm"])
-def test_fully_padded_rows_and_length_one_inputs_stay_finite(mode):
-    m = model(mode)
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_fully_padded_rows_and_length_one_inputs_stay_finite(architecture):
+    m = model(architecture)
     for length in (1, 5):
         batch = seq2seq_batch(b=2, s=length, t=length)
         batch["attention_mask"][1] = 0
@@ -108,31 +116,32 @@ def test_loss_ignores_positions_labelled_minus_100():
     assert not torch.equal(lm_loss(logits, labels), lm_loss(changed, labels))
 
 
-@pytest.mark.parametrize("mode", ["seq2seq", "mlm"])
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
 @pytest.mark.parametrize("positional", ["sinusoidal", "learned"])
-def test_every_parameter_receives_a_gradient(mode, positional):
-    m = model(mode, positional=positional).train()
+def test_every_parameter_receives_a_gradient(architecture, positional):
+    m = model(architecture, positional=positional).train()
     batch = seq2seq_batch()
-    target = batch["decoder_input_ids"] if mode == "seq2seq" else batch["input_ids"]
-    m({**batch, "labels": target}).loss.backward()
+    m({**batch, "labels": labelled_target(architecture, batch)}).loss.backward()
     for name, parameter in m.named_parameters():
         assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
 
 
-@pytest.mark.parametrize("mode", ["seq2seq", "mlm"])
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
 @pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
-def test_loss_only_gives_the_full_logits_loss_and_gradients(mode, label_smoothing, monkeypatch):
+def test_loss_only_gives_the_full_logits_loss_and_gradients(
+    architecture, label_smoothing, monkeypatch
+):
     """Training asks for the loss only: the head then runs at the labelled positions alone, a
     few rows at a time. The loss and every gradient must match the full logits' to float error."""
     monkeypatch.setattr(LMHead, "chunk_rows", 4)  # several chunks, the last one short
     batch = seq2seq_batch()
-    target = batch["decoder_input_ids"] if mode == "seq2seq" else batch["input_ids"]
+    target = labelled_target(architecture, batch)
     unlabelled = torch.rand(target.shape, generator=torch.Generator().manual_seed(3)) < 0.4
     batch["labels"] = target.masked_fill(unlabelled, -100)
     assert 4 < int((~unlabelled).sum()) < target.numel()
     results = []
     for logits in (True, False):
-        m = model(mode)
+        m = model(architecture)
         output = m(batch, label_smoothing=label_smoothing, logits=logits)
         output.loss.backward()
         results.append((output, {name: p.grad for name, p in m.named_parameters()}))
@@ -172,6 +181,51 @@ def test_written_out_attention_equals_sdpa_and_torch_multihead_attention():
     attention.fast = False
     expected, _ = reference(x, x, x, attn_mask=~causal_mask(5))
     assert torch.allclose(attention(x, None, causal), expected, atol=1e-6)
+
+    # Causal self-attention over padded rows, one of them all padding: fast equals manual.
+    padded = combine(padding_mask(torch.tensor([[1, 1, 1, 0, 0], [0] * 5])), causal_mask(5))
+    manual = attention(x, None, padded)
+    attention.fast = True
+    assert torch.allclose(attention(x, None, padded), manual, atol=1e-6)
+    assert torch.isfinite(manual).all()
+
+
+@pytest.mark.parametrize(
+    ("mode", "count", "stacks"),
+    [("seq2seq", 91, ["encoder", "decoder"]), ("mlm", 37, ["encoder"])],
+)
+def test_weight_names_of_saved_runs_are_kept(mode, count, stacks):
+    """Run directories saved before the one `Transformer` composition must load unchanged:
+    the same 91 (seq2seq) and 37 (mlm) names, in the same order, at 2 layers."""
+    names = list(model(mode).state_dict())
+    assert len(names) == count
+    assert list(dict.fromkeys(name.split(".")[0] for name in names)) == [
+        "embeddings",
+        *stacks,
+        "head",
+    ]
+    assert names[1] == "encoder.blocks.0.self_attention.q.weight"
+    assert names[-3:] == [f"{stacks[-1]}.final_norm.bias", "head.weight", "head.bias"]
+    has_cross = any(".cross_attention." in name for name in names)
+    assert has_cross == (mode == "seq2seq")
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_written_out_attention_equals_sdpa_in_a_padded_model(architecture):
+    """Causal self-attention with padding (decoder), cross-attention, and padded encoder rows,
+    a fully padded row among them: the manual path and SDPA give the same logits."""
+    m, batch = model(architecture), seq2seq_batch()
+    batch["attention_mask"][0, 4:] = 0
+    batch["attention_mask"][2] = 0
+    batch["decoder_attention_mask"][1, 3:] = 0
+    outputs = []
+    for fast in (True, False):
+        for module in m.modules():
+            if isinstance(module, MultiHeadAttention):
+                module.fast = fast
+        outputs.append(m(batch).logits)
+    assert torch.isfinite(outputs[0]).all()
+    torch.testing.assert_close(outputs[0], outputs[1], rtol=0, atol=1e-5)
 
 
 def test_masks_are_what_they_say():
