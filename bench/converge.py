@@ -3,9 +3,10 @@
     python bench/converge.py [--quick] [--budget SECONDS]
 
 Part 1 runs the default `txdata train` (same config, in process) on the alternating sequence,
-once per seed, and records the first evaluation at 100 % held-out (exact match for seq2seq,
-masked-token accuracy for mlm): its step and the wall time since training began, evaluation
-and checkpoints included. Evaluations come every 50 steps, so steps are multiples of 50.
+once per seed, and records the first evaluation at 100 % held-out on the objective's own
+metric (free-running exact match for seq2seq and clm, masked-token accuracy for mlm): its
+step and the wall time since training began, evaluation and checkpoints included.
+Evaluations come every 50 steps, so steps are multiples of 50.
 
 Part 2 trains txdata's mlm core and HF `BertForMaskedLM` at the same dimensions (d_model 256,
 4 heads, 2 layers, d_ff 1024, vocab 8,000, dropout 0) on the same batches of tinyshakespeare
@@ -40,8 +41,8 @@ from common import (
 )
 from torch import nn
 
-from models.checkpoint import DEFAULT_BATCH_SIZE, RunConfig, TrainConfig
 from models.run import train_run
+from models.run_config import RunConfig, TrainConfig
 from models.train import Callbacks
 from models.transformer import ModelConfig, Transformer
 from txdata import DataConfig
@@ -71,13 +72,8 @@ class FirstPerfect(Callbacks):
 
 def default_run(mode: str, seed: int) -> dict:
     """`txdata train --mode MODE --seed SEED`, timed."""
-    config = RunConfig(
-        mode,
-        DataConfig(objective=mode),
-        ModelConfig(),
-        TrainConfig(batch_size=DEFAULT_BATCH_SIZE[mode], seed=seed),
-    )
-    watch = FirstPerfect("exact_match" if mode == "seq2seq" else "accuracy")
+    config = RunConfig(DataConfig(objective=mode), ModelConfig(), TrainConfig(seed=seed))
+    watch = FirstPerfect(config.data.kind.metric)
     with tempfile.TemporaryDirectory() as directory:
         started = time.perf_counter()
         train_run(config, Path(directory) / "run", callbacks=watch)
@@ -180,11 +176,11 @@ def main() -> None:
     seeds = [0] if args.quick else [0, 1, 2, 3, 4]
     budget = args.budget or (20.0 if args.quick else 180.0)
 
-    runs = [default_run(mode, seed) for seed in seeds for mode in ("seq2seq", "mlm")]
+    runs = [default_run(mode, seed) for seed in seeds for mode in ("seq2seq", "mlm", "clm")]
     print(f"Part 1: default `txdata train` on the alternating sequence, seeds {seeds}")
     print(f"{'mode':<8} {'steps to 100%':>14} {'seconds to 100%':>16} {'whole run':>10}  goal")
     summary = []
-    for mode in ("seq2seq", "mlm"):
+    for mode in ("seq2seq", "mlm", "clm"):
         mine = [run for run in runs if run["mode"] == mode]
         reached = [run for run in mine if run["step"] is not None]
         steps = statistics.median(run["step"] for run in reached) if reached else None

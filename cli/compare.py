@@ -66,7 +66,7 @@ def compare(
             f"{row.tokens_read:,}",
             f"{row.loss_tokens:,} ({row.loss_share:.0%})",
             f"{row.final_loss:.4f}",
-            f"{row.metric_label} {row.metric:.1%}",
+            row.metric_label.format(f"{row.metric:.1%}"),
             f"{row.seconds:.1f} s",
             f"{row.tokens_per_second:,.0f}",
         )

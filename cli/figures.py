@@ -151,7 +151,7 @@ def _run_title(run_dir: Path) -> str:
     """`seq2seq on alternating (runs/s2s)`, from config.json where it can be read."""
     try:
         config = json.loads((run_dir / "config.json").read_text())
-        return f"{config['mode']} on {config['data']['source']['source']} ({run_dir})"
+        return f"{config['data']['objective']} on {config['data']['source']['source']} ({run_dir})"
     except (OSError, ValueError, KeyError, TypeError):
         return str(run_dir)
 

@@ -28,8 +28,8 @@ from cli.errors import reports_errors
 from models.mask_views import MaskGrid, example_grids
 from txdata import prepare
 from txdata.errors import ConfigError
+from txdata.objectives import objective_names
 
-MODES = {"seq2seq": ["seq2seq"], "mlm": ["mlm"], "both": ["seq2seq", "mlm"]}
 CAPTIONS = {
     "encoder self-attention": "every query sees every real key",
     "decoder self-attention": "causal, query t sees the real keys 0..t",
@@ -45,7 +45,7 @@ MARGIN = 4 + LABEL_WIDTH + 3  # position, query token, attention mask, before th
 @o.with_data_options
 def masks(
     ctx: typer.Context,
-    mode: Annotated[str, typer.Option(help="seq2seq, mlm, or both.")] = "both",
+    mode: o.Modes = "both",
     batch_size: Annotated[int, typer.Option(help="Examples in the batch (it sets padding).")] = 4,
     example: Annotated[int, typer.Option(help="Which example of the first batch to draw.")] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the masks (0 is a seed too).")] = 0,
@@ -82,15 +82,13 @@ def masks(
 
 def mode_grids(params: dict) -> list[tuple[str, MaskGrid]]:
     """(mode, grid) for each mode asked for, from the first batch of the same data options."""
-    if params["mode"] not in MODES:
-        raise ConfigError(f"unknown mode {params['mode']!r}: choose seq2seq, mlm or both")
     if not 0 <= params["example"] < params["batch_size"]:
         raise ConfigError(
             f"example {params['example']} is not in a batch of {params['batch_size']}"
         )
     grids = []
-    for mode in MODES[params["mode"]]:
-        data = prepare(o.data_config({**params, "mode": mode}))
+    for mode in objective_names(params["mode"]):
+        data = prepare(o.data_config(params, mode))
         batches = data.batches(params["batch_size"], params["seed"], params["epoch"], False)
         batch = batches[0]
         if params["example"] >= batch["input_ids"].shape[0]:
@@ -98,7 +96,11 @@ def mode_grids(params: dict) -> list[tuple[str, MaskGrid]]:
                 f"example {params['example']} is not in the first batch: "
                 f"{mode} has only {batch['input_ids'].shape[0]} examples"
             )
-        grids += [(mode, grid) for grid in example_grids(batch, data.tokenizer, params["example"])]
+        architecture = data.objective.architecture
+        example = params["example"]
+        grids += [
+            (mode, grid) for grid in example_grids(batch, data.tokenizer, example, architecture)
+        ]
     return grids
 
 

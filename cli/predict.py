@@ -19,19 +19,26 @@ from models.predict import predict as run_prediction
 def predict(
     text: Annotated[str, typer.Argument(help='The input, e.g. "1 0 1 0" or "the [MASK] sat".')],
     run: Annotated[Path, typer.Option(help="A run directory written by txdata train.")],
-    top_k: Annotated[int, typer.Option(help="Candidates per position (mlm).")] = 5,
+    top_k: Annotated[int, typer.Option(help="Candidates per position (encoder models).")] = 5,
+    max_new_tokens: Annotated[
+        int | None,
+        typer.Option(help="Most tokens to generate (default: the run's length)."),
+    ] = None,
     format: Annotated[o.Format, typer.Option(help="table for people, json for scripts.")] = (
         o.Format.table
     ),
 ) -> None:
-    """Greedy decode (seq2seq), or the top-k tokens per [MASK] (mlm)."""
-    result = run_prediction(run, text, top_k)
+    """Greedy decode (seq2seq), continuation (clm), or the top-k tokens per [MASK] (mlm)."""
+    result = run_prediction(run, text, top_k, max_new_tokens)
     if format is o.Format.json:
         typer.echo(json.dumps(result))
         return
     console = make_console()
-    if result["mode"] == "seq2seq":
+    if result["architecture"] == "encoder-decoder":
         console.print(f"{result['input']}  →  [bold]{result['output']}[/]")
+        return
+    if result["architecture"] == "decoder":
+        console.print(f"{result['input']} [bold]{result['output']}[/]")
         return
     table = Table(box=None, pad_edge=False)
     table.add_column("pos", justify="right")

@@ -96,16 +96,15 @@ COLUMN_TITLES = {
 def loss_summary(
     batch: dict[str, torch.Tensor], objective: type[Objective], row: int | None = None
 ) -> str:
-    """`reads 12 tokens; loss on 3 (25 %)`: real tokens read, and those that carry a loss."""
+    """`loss on 3 of 12 tokens read (25 %)`: real tokens read, and those that carry a loss."""
     rows = slice(None) if row is None else slice(row, row + 1)
     with_loss = int(objective.loss_positions(batch)[rows].sum())
     masks = [key for key in batch if key.endswith("attention_mask")]
     read = sum(int(batch[key][rows].sum()) for key in masks)
     parts = " + ".join(f"{int(batch[key][rows].sum())} {MASK_NAMES[key]}" for key in masks)
-    detail = f" ({parts})" if len(masks) > 1 else ""
-    return (
-        f"reads {read} tokens{detail}; loss on {with_loss} ({100 * with_loss / max(read, 1):.0f} %)"
-    )
+    detail = f": {parts}" if len(masks) > 1 else ""
+    share = 100 * with_loss / max(read, 1)
+    return f"loss on {with_loss} of {read} tokens read ({share:.0f} %){detail}"
 
 
 MASK_NAMES = {"attention_mask": "encoder", "decoder_attention_mask": "decoder"}

@@ -90,7 +90,7 @@ def report(console: Console, config: RunConfig, result: RunResult, seconds: floa
     metrics = result.metrics
     headline = f"accuracy {metrics.get('accuracy', 0):.1%} on labelled tokens"
     if kind.metric != "accuracy" and kind.metric in metrics:
-        headline += f", {kind.metric_label} {metrics[kind.metric]:.1%}"
+        headline += ", " + kind.metric_label.format(f"{metrics[kind.metric]:.1%}")
     if "confidence" in metrics:
         headline += f"; mean confidence {metrics['confidence']:.1%}"
     if "unigram_accuracy" in metrics:

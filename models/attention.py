@@ -69,7 +69,7 @@ def padding_mask(attention_mask: torch.Tensor) -> torch.Tensor:
     return attention_mask.bool()[:, None, None, :]
 
 
-def combine(padding: torch.Tensor, causal: torch.Tensor | None = None) -> torch.Tensor:
+def may_attend(padding: torch.Tensor, causal: torch.Tensor | None = None) -> torch.Tensor:
     """Padding (B, 1, 1, L) and an optional causal (T, L) mask -> (B, 1, T, L).
 
     A query whose row allows nothing (a fully padded sequence) is let see every key instead:
@@ -92,7 +92,7 @@ def attend(
     """
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, H, T, L)
     if allowed is not None:
-        scores = scores.masked_fill(~allowed, float("-inf"))  # every row keeps a key (combine)
+        scores = scores.masked_fill(~allowed, float("-inf"))  # every row keeps a key (may_attend)
     weights = scores.softmax(dim=-1)
     return F.dropout(weights, dropout) @ v, weights
 

@@ -3,8 +3,9 @@
 Dimension legend:
     H heads   T query positions   L key positions
 
-A seq2seq model reads `tokens [EOS]` and then its own greedy answer behind `[BOS]`, so the maps
-show where it looks while producing that answer. An mlm model reads `[CLS] tokens [SEP]`.
+An encoder-decoder reads the input and then its own greedy answer behind `[BOS]`, and a
+decoder-only model its prompt and its own continuation, so the maps show where each looks
+while producing that answer. An encoder reads its input once, as its objective frames it.
 
 >>> maps = attention_maps(load_run(Path("runs/s2s")), "1 0 1 0")
 >>> maps.decoder_tokens
@@ -21,7 +22,7 @@ import torch
 
 from models.attention import MultiHeadAttention
 from models.checkpoint import LoadedRun
-from models.decode import greedy_decode
+from models.decode import greedy_continue, greedy_decode
 from models.predict import encode_known
 from models.transformer import Transformer
 from txdata.special_tokens import SpecialIds
@@ -30,8 +31,8 @@ from txdata.special_tokens import SpecialIds
 @dataclass
 class AttentionMaps:
     mode: str
-    encoder_tokens: list[str]
-    decoder_tokens: list[str]  # empty for mlm
+    encoder_tokens: list[str]  # empty for a decoder-only model
+    decoder_tokens: list[str]  # empty for an encoder-only model
     weights: dict[str, torch.Tensor]  # name -> (layers, H, T, L), names as in `mask_views`
 
     def tokens(self, name: str) -> tuple[list[str], list[str]]:
@@ -47,27 +48,30 @@ def attention_maps(run: LoadedRun, text: str) -> AttentionMaps:
     model, tokenizer = run.model, run.tokenizer
     model.eval()
     special = SpecialIds.of(tokenizer)
-    known, length = encode_known(tokenizer, text), run.config.data.length
+    objective = run.config.data.build(tokenizer)
     device = next(model.parameters()).device
-    if run.config.mode == "seq2seq":
-        source = torch.tensor([[*known[: length - 1], special.eos]], device=device)  # (1, S)
-        answer = greedy_decode(
-            model, source, torch.ones_like(source), special.bos, special.eos, length
-        )[0]
+    frame = objective.frame(encode_known(tokenizer, text))
+    ids = frame["input_ids"].to(device)  # (1, S): what the model reads first
+    source, target = (ids, None) if model.architecture != "decoder" else (None, ids)
+    length = run.config.data.length
+    if model.architecture == "encoder-decoder":
+        answer = greedy_decode(model, ids, torch.ones_like(ids), special.bos, special.eos, length)
         # The decoder reads [BOS] and each token it produced before the last: one query row per
         # generation step, exactly the teacher-forced `decoder_input_ids` of a correct answer.
-        read = answer[:-1] if answer and answer[-1] == special.eos else answer
-        target = torch.tensor([[special.bos, *read]], device=device)  # (1, T)
-    else:
-        source = torch.tensor([[special.cls, *known[: length - 2], special.sep]], device=device)
-        target = None
+        target = torch.tensor([[special.bos, *_read_back(answer[0], special.eos)]], device=device)
+    elif model.architecture == "decoder" and ids.shape[1] < length:
+        more = greedy_continue(model, ids, torch.ones_like(ids), special.eos, length - ids.shape[1])
+        target = torch.tensor(
+            [[*ids[0].tolist(), *_read_back(more[0], special.eos)]], device=device
+        )
     attentions = _named_attentions(model)
     for module in (m for modules in attentions.values() for m in modules):
         module.keep_weights = True
     try:
-        memory = model.encode(source, torch.ones_like(source))
+        memory = None if source is None else model.encode(source, torch.ones_like(source))
         if target is not None:
-            model.decode(target, None, memory, torch.ones_like(source))
+            memory_mask = None if source is None else torch.ones_like(source)
+            model.decode(target, None, memory, memory_mask)
         weights = {
             name: torch.stack([m.weights[0] for m in modules]).cpu()  # (layers, H, T, L)
             for name, modules in attentions.items()
@@ -76,11 +80,16 @@ def attention_maps(run: LoadedRun, text: str) -> AttentionMaps:
         for module in (m for modules in attentions.values() for m in modules):
             module.keep_weights, module.weights = False, None
     return AttentionMaps(
-        run.config.mode,
-        [tokenizer.id_to_token(i) for i in source[0].tolist()],
+        objective.name,
+        [] if source is None else [tokenizer.id_to_token(i) for i in source[0].tolist()],
         [] if target is None else [tokenizer.id_to_token(i) for i in target[0].tolist()],
         weights,
     )
+
+
+def _read_back(generated: list[int], eos_id: int) -> list[int]:
+    """The generated tokens the decoder read back: all but a final [EOS], which it only wrote."""
+    return generated[:-1] if generated and generated[-1] == eos_id else generated
 
 
 def _named_attentions(model: Transformer) -> dict[str, list[MultiHeadAttention]]:

@@ -1,47 +1,44 @@
-"""Held-out metrics: loss, perplexity, accuracy where a label is set, and for seq2seq the exact
-match of free-running decodes, which leakage cannot inflate."""
+"""Held-out metrics: loss, perplexity, accuracy where a label is set, and for the models that
+generate, the exact match of free-running outputs, which leakage cannot inflate.
+
+    encoder-decoder   decode from [BOS] until [EOS]; exact when it equals the labels
+    decoder           continue the first half of each row; exact when it equals the rest
+"""
 
 from __future__ import annotations
 
 import math
 
 import torch
-from torch import nn
 
-from models.decode import greedy_decode
-from txdata.special_tokens import IGNORE_INDEX
+from models.decode import greedy_continue, greedy_decode
+from models.transformer import Transformer
+from txdata.special_tokens import IGNORE_INDEX, SpecialIds
 
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module,
-    batches,
-    device: torch.device,
-    bos_id: int | None = None,
-    eos_id: int | None = None,
+    model: Transformer, batches, device: torch.device, special: SpecialIds
 ) -> dict[str, float]:
-    """Metrics over all `batches`; pass `bos_id` and `eos_id` to decode seq2seq freely."""
+    """Metrics over all `batches`; `exact_match` too when the model generates."""
     was_training = model.training
     model.eval()
     loss_sum, confidence, correct, labelled, exact, rows = 0.0, 0.0, 0, 0, 0, 0
     for batch in batches:
         batch = {key: value.to(device) for key, value in batch.items()}
         output = model(batch)
-        labels = batch["labels"]
-        has_label = labels != IGNORE_INDEX
+        targets = model.targets(batch["labels"])  # (B, T): what each position is scored on
+        has_label = targets != IGNORE_INDEX
         count = int(has_label.sum())
         loss_sum += float(output.loss) * count
         probabilities = output.logits[has_label].softmax(dim=-1)  # (N, V)
         confidence += float(probabilities.max(dim=-1).values.sum())
-        correct += int((probabilities.argmax(dim=-1) == labels[has_label]).sum())
+        correct += int((probabilities.argmax(dim=-1) == targets[has_label]).sum())
         labelled += count
-        if bos_id is not None:
-            decoded = greedy_decode(
-                model, batch["input_ids"], batch["attention_mask"], bos_id, eos_id, labels.shape[1]
-            )
-            targets = [[t for t in row if t != IGNORE_INDEX] for row in labels.tolist()]
-            exact += sum(d == t for d, t in zip(decoded, targets))
-            rows += len(targets)
+        if model.architecture != "encoder":
+            _, outputs, expected = free_running(model, batch, special)
+            exact += sum(output == target for output, target in zip(outputs, expected))
+            rows += len(expected)
     model.train(was_training)
     loss = loss_sum / max(labelled, 1)
     metrics = {
@@ -51,6 +48,58 @@ def evaluate(
         # Mean top probability: above the accuracy, the model is overconfident (calibration).
         "confidence": confidence / max(labelled, 1),
     }
-    if bos_id is not None:
-        metrics["exact_match"] = exact / max(rows, 1)
+    if rows:
+        metrics["exact_match"] = exact / rows
     return metrics
+
+
+def free_running(
+    model: Transformer, batch: dict[str, torch.Tensor], special: SpecialIds
+) -> tuple[list[list[int]], list[list[int]], list[list[int]]]:
+    """For each row: what the model read, what it generated on its own, and what it should
+    have generated."""
+    labels = batch["labels"]
+    if model.architecture == "encoder-decoder":
+        reads = [
+            row[: int(length)]
+            for row, length in zip(batch["input_ids"].tolist(), batch["attention_mask"].sum(1))
+        ]
+        outputs = greedy_decode(
+            model,
+            batch["input_ids"],
+            batch["attention_mask"],
+            special.bos,
+            special.eos,
+            labels.shape[1],
+        )
+        expected = [[t for t in row if t != IGNORE_INDEX] for row in labels.tolist()]
+        return reads, outputs, expected
+    prompt_ids, prompt_mask, rests = split_prompts(batch["input_ids"], batch["attention_mask"])
+    longest = max(map(len, rests))
+    outputs = greedy_continue(model, prompt_ids, prompt_mask, special.eos, longest)
+    prompts = [row[: int(n)] for row, n in zip(prompt_ids.tolist(), prompt_mask.sum(1))]
+    return prompts, [output[: len(rest)] for output, rest in zip(outputs, rests)], rests
+
+
+def split_prompts(
+    input_ids: torch.Tensor, attention_mask: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, list[list[int]]]:
+    """Each row's first half (at least one token) as a prompt, padded on the right, and the
+    rest of its real tokens as the continuation to expect.
+
+    >>> split_prompts(torch.tensor([[8, 7, 8, 6], [8, 7, 0, 0]]), torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0]]))
+    (tensor([[8, 7],
+            [8, 0]]), tensor([[1, 1],
+            [1, 0]]), [[8, 6], [7]])
+    """  # noqa: E501
+    lengths = attention_mask.sum(dim=1)  # (B,)
+    halves = (lengths // 2).clamp(min=1)  # (B,)
+    width = int(halves.max())
+    columns = torch.arange(width, device=input_ids.device)
+    prompt_mask = (columns < halves[:, None]).long()  # (B, P)
+    prompt_ids = input_ids[:, :width] * prompt_mask
+    rests = [
+        row[int(half) : int(length)]
+        for row, half, length in zip(input_ids.tolist(), halves, lengths)
+    ]
+    return prompt_ids, prompt_mask, rests

@@ -3,12 +3,14 @@
 Dimension legend:
     B batch   S source (encoder) positions   T target (decoder) positions
 
-The grids are built by the same `causal_mask`, `padding_mask` and `combine` calls as
+The grids are built by the same `causal_mask`, `padding_mask` and `may_attend` calls as
 `Stack.forward`, so what `txdata masks` draws is what the model uses; a test holds them equal.
 True means the query (row) may attend to the key (column).
 
+>>> import torch
 >>> ids, real = torch.tensor([[8, 7, 6, 0]]), torch.tensor([[1, 1, 1, 0]])  # 1 0 [EOS] [PAD]
->>> attention_masks({"input_ids": ids, "attention_mask": real})["encoder self-attention"][0].int()
+>>> batch = {"input_ids": ids, "attention_mask": real}
+>>> attention_masks(batch, "encoder")["encoder self-attention"][0].int()
 tensor([[1, 1, 1, 0],
         [1, 1, 1, 0],
         [1, 1, 1, 0],
@@ -22,41 +24,41 @@ from dataclasses import dataclass
 import torch
 from tokenizers import Tokenizer
 
-from models.attention import causal_mask, combine, padding_mask
+from models.attention import causal_mask, may_attend, padding_mask
 
 ENCODER = ("input_ids", "attention_mask")
 DECODER = ("decoder_input_ids", "decoder_attention_mask")
-SIDES = {
-    "encoder self-attention": (ENCODER, ENCODER),
-    "decoder self-attention": (DECODER, DECODER),
-    "cross-attention": (DECODER, ENCODER),
+SIDES = {  # by architecture: each mask's (query side, key side), as batch keys of ids and mask
+    "encoder": {"encoder self-attention": (ENCODER, ENCODER)},
+    "encoder-decoder": {
+        "encoder self-attention": (ENCODER, ENCODER),
+        "decoder self-attention": (DECODER, DECODER),
+        "cross-attention": (DECODER, ENCODER),
+    },
+    # A decoder-only model reads its text as `input_ids`, under a causal mask.
+    "decoder": {"decoder self-attention": (ENCODER, ENCODER)},
 }
-"""Each mask's (query side, key side), as the batch keys of their ids and their padding."""
 
 
-def attention_masks(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Each attention's mask for a batch: (B, S, S) for the encoder, and for a seq2seq batch
-    (B, T, T) for the decoder and (B, T, S) for cross-attention. An mlm batch has no decoder."""
-    encoder_pad = padding_mask(batch["attention_mask"])  # (B, 1, 1, S)
-    source = batch["input_ids"].shape[1]
-    # The encoder's mask is (B, 1, 1, S) in the model, broadcast over its S queries.
-    views = {"encoder self-attention": _grid(combine(encoder_pad), source)}
-    if "decoder_input_ids" not in batch:
-        return views
-    target = batch["decoder_input_ids"].shape[1]
-    decoder_pad = padding_mask(decoder_padding(batch))  # (B, 1, 1, T)
-    causal = causal_mask(target, batch["decoder_input_ids"].device)  # (T, T)
-    views["decoder self-attention"] = _grid(combine(decoder_pad, causal), target)
-    views["cross-attention"] = _grid(combine(encoder_pad), target)
+def attention_masks(batch: dict[str, torch.Tensor], architecture: str) -> dict[str, torch.Tensor]:
+    """Each attention's mask for a batch, one row per query: (B, S, S) for an encoder, (B, T, T)
+    for a decoder, and (B, T, S) for cross-attention."""
+    views = {}
+    for name, (queries, keys) in SIDES[architecture].items():
+        key_pad = padding_mask(_padding(batch, keys))  # (B, 1, 1, L)
+        length = batch[queries[0]].shape[1]
+        causal = None
+        if name == "decoder self-attention":
+            causal = causal_mask(length, batch[queries[0]].device)  # (T, T)
+        views[name] = _grid(may_attend(key_pad, causal), length)
     return views
 
 
-def decoder_padding(batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """(B, T) 1 = real decoder position; all real when the batch has no decoder mask, as in
+def _padding(batch: dict[str, torch.Tensor], side: tuple[str, str]) -> torch.Tensor:
+    """(B, L) 1 = real position; all real when the batch has no mask for that side, as in
     `Transformer.decode`."""
-    if "decoder_attention_mask" in batch:
-        return batch["decoder_attention_mask"]
-    return torch.ones_like(batch["decoder_input_ids"])
+    ids, mask = side
+    return batch[mask] if mask in batch else torch.ones_like(batch[ids])
 
 
 @dataclass
@@ -72,15 +74,14 @@ class MaskGrid:
 
 
 def example_grids(
-    batch: dict[str, torch.Tensor], tokenizer: Tokenizer, example: int
+    batch: dict[str, torch.Tensor], tokenizer: Tokenizer, example: int, architecture: str
 ) -> list[MaskGrid]:
     """The grids of row `example` of a batch, in the order the model applies them."""
-    sides = {ENCODER: (batch["input_ids"][example], batch["attention_mask"][example])}
-    if "decoder_input_ids" in batch:
-        sides[DECODER] = (batch["decoder_input_ids"][example], decoder_padding(batch)[example])
     grids = []
-    for name, allowed in attention_masks(batch).items():
-        (query_ids, query_real), (key_ids, key_real) = (sides[side] for side in SIDES[name])
+    for name, allowed in attention_masks(batch, architecture).items():
+        query_side, key_side = SIDES[architecture][name]
+        query_ids, query_real = batch[query_side[0]][example], _padding(batch, query_side)[example]
+        key_ids, key_real = batch[key_side[0]][example], _padding(batch, key_side)[example]
         grids.append(
             MaskGrid(
                 name,

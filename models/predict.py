@@ -1,7 +1,11 @@
-"""`txdata predict`: a saved run answers one input.
+"""`txdata predict`: a saved run answers one input, as its architecture does.
+
+    encoder            the top-k tokens at each [MASK] (at every position when there is none)
+    encoder-decoder    a greedy decode of the input
+    decoder            a greedy continuation of the input, stopping at [EOS]
 
 >>> predict(Path("runs/s2s"), "1 0 1 0")
-{'mode': 'seq2seq', 'input': '1 0 1 0', 'output': '0 1 0 1'}
+{'mode': 'seq2seq', 'architecture': 'encoder-decoder', 'input': '1 0 1 0', 'output': '0 1 0 1'}
 """
 
 from __future__ import annotations
@@ -12,30 +16,34 @@ import torch
 from tokenizers import Tokenizer
 
 from models.checkpoint import load_run
-from models.decode import greedy_decode, top_k_fills
-from txdata.errors import TokenizerError
+from models.decode import greedy_continue, greedy_decode, top_k_fills
+from txdata.errors import ConfigError, TokenizerError
 from txdata.special_tokens import SpecialIds
 
 
-def predict(directory: Path, text: str, k: int = 5) -> dict:
-    """A greedy decode (seq2seq), or the top-k tokens at each [MASK] (mlm; at every position
-    when the input has no [MASK])."""
+def predict(directory: Path, text: str, k: int = 5, max_new_tokens: int | None = None) -> dict:
+    """What the run's model makes of `text`; `max_new_tokens` defaults to the run's length."""
+    if k < 1 or (max_new_tokens is not None and max_new_tokens < 1):
+        raise ConfigError("--top-k and --max-new-tokens must be at least 1")
     run = load_run(directory)
     run.model.eval()
     tokenizer, special = run.tokenizer, SpecialIds.of(run.tokenizer)
-    known = encode_known(tokenizer, text)
-    length = run.config.data.length
-    if run.config.mode == "seq2seq":
-        ids = torch.tensor([[*known[: length - 1], special.eos]])
-        output = greedy_decode(
-            run.model, ids, torch.ones_like(ids), special.bos, special.eos, length
-        )
-        return {"mode": "seq2seq", "input": text, "output": tokenizer.decode(output[0])}
-    ids = torch.tensor([[special.cls, *known[: length - 2], special.sep]])
+    objective = run.config.data.build(tokenizer)
+    batch = objective.frame(encode_known(tokenizer, text))
+    ids, mask = batch["input_ids"], batch["attention_mask"]  # (1, S)
+    found = {"mode": objective.name, "architecture": objective.architecture, "input": text}
+    length = max_new_tokens or run.config.data.length
+    if objective.architecture == "encoder-decoder":
+        output = greedy_decode(run.model, ids, mask, special.bos, special.eos, length)[0]
+        return {**found, "output": tokenizer.decode(output)}
+    if objective.architecture == "decoder":
+        room = run.config.model.max_len - ids.shape[1]  # positions the model can still read
+        output = greedy_continue(run.model, ids, mask, special.eos, max(1, min(length, room)))[0]
+        return {**found, "output": tokenizer.decode(output)}
     masked = (ids[0] == special.mask).nonzero().flatten()
     columns = masked if len(masked) else torch.arange(1, ids.shape[1] - 1)
     positions = torch.stack([torch.zeros_like(columns), columns], dim=1)  # (N, 2)
-    top_ids, probabilities = top_k_fills(run.model, ids, torch.ones_like(ids), positions, k)
+    top_ids, probabilities = top_k_fills(run.model, ids, mask, positions, k)
     fills = [
         {
             "position": int(column),
@@ -47,7 +55,7 @@ def predict(directory: Path, text: str, k: int = 5) -> dict:
         }
         for column, candidates, chances in zip(columns, top_ids.tolist(), probabilities.tolist())
     ]
-    return {"mode": "mlm", "input": text, "fills": fills}
+    return {**found, "fills": fills}
 
 
 def encode_known(tokenizer: Tokenizer, text: str) -> list[int]:

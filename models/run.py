@@ -1,8 +1,9 @@
 """A training run end to end: data, model, loop, evaluation, checkpoints, sample predictions.
 
->>> config = RunConfig("seq2seq", DataConfig(objective="seq2seq"), ModelConfig())
->>> train_run(config, Path("runs/s2s")).metrics["exact_match"]
-1.0
+Example (about 10 s)::
+
+    config = RunConfig(DataConfig("seq2seq"), ModelConfig())
+    train_run(config, Path("runs/s2s")).metrics["exact_match"]  # 1.0
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import datasets
-import numpy as np
 import torch
 
 from models.checkpoint import (
@@ -24,16 +23,17 @@ from models.checkpoint import (
     save_checkpoint,
     write_run_files,
 )
-from models.decode import greedy_decode, top_k_fills
 from models.evaluate import evaluate
 from models.run_directory import new_run
+from models.samples import sample_predictions
 from models.train import Callbacks, LoopResult, make_optimizer, train_loop
 from models.transformer import build_model
 from txdata.batches import Batches
 from txdata.errors import ConfigError, TrainingError
 from txdata.files import atomic_write_text
-from txdata.pipeline import PreparedData, prepare
-from txdata.special_tokens import IGNORE_INDEX, SpecialIds
+from txdata.heldout import heldout_split, unigram_accuracy
+from txdata.pipeline import prepare
+from txdata.special_tokens import SpecialIds
 
 EVAL_SEED = 12345  # held-out masks stay the same across evaluations and runs
 
@@ -99,7 +99,8 @@ def _train(
         config, model=replace(config.model, vocab_size=data.tokenizer.get_vocab_size())
     )
     # A resumed run continues with the model it saved; a new one starts from fresh weights.
-    model = resumed.model if resumed else build_model(config.mode, config.model).to(device)
+    architecture = config.data.kind.architecture
+    model = resumed.model if resumed else build_model(architecture, config.model).to(device)
     optimizer = make_optimizer(model, config.train)
     start = 0
     if resumed:
@@ -122,16 +123,14 @@ def _train(
         return epochs[epoch][index]
 
     eval_batches = Batches(eval_examples, collate, size, EVAL_SEED, shuffle=False)
-    baseline = (
-        unigram_accuracy(train_examples, eval_batches, special) if config.mode == "mlm" else None
-    )
-    decode_ids = (special.bos, special.eos) if config.mode == "seq2seq" else (None, None)
+    kind = config.data.kind
+    baseline = unigram_accuracy(train_examples, eval_batches, special) if kind.baseline else None
     latest: dict[str, float] = {}
     last_saved = {"step": start}
 
     def run_eval(step: int) -> dict[str, float]:
         latest.clear()
-        latest.update(evaluate(model, eval_batches, device, *decode_ids))
+        latest.update(evaluate(model, eval_batches, device, special))
         if baseline is not None:
             latest["unigram_accuracy"] = baseline
         with metrics_path.open("a") as handle:
@@ -155,111 +154,8 @@ def _train(
         else:
             where = f"no checkpoint was written in {directory}"
         raise TrainingError(f"{error}; stopped, and {where}") from None
-    samples = sample_predictions(config.mode, model, eval_batches, data, device)
+    samples = sample_predictions(model, eval_batches[0], data.tokenizer)
     return RunResult(directory, loop.step, loop.interrupted, heldout, dict(latest), samples, loop)
-
-
-def heldout_split(
-    data: PreparedData, limit: int, length: int | None = None
-) -> tuple[datasets.Dataset, datasets.Dataset, str]:
-    """Training examples, held-out examples, and a sentence saying what was held out.
-
-    `length` (alternating only) evaluates on windows of another length than training saw.
-    """
-    source = data.config.source
-    if source.source == "alternating":
-        # A periodic sequence leaves nothing unseen to hold out: evaluate on windows further
-        # along the sequence than any training window, and say that their contents recur.
-        later = replace(source, offset=source.offset + source.count, count=min(limit, 64))
-        length = length or data.config.length
-        held = prepare(replace(data.config, source=later, length=length), data.tokenizer)
-        first, last = later.offset, later.offset + later.count - 1
-        if length != data.config.length:
-            note = (
-                f"windows of {length} tokens at offsets {first}-{last}; "
-                f"training saw {data.config.length}-token windows"
-            )
-            return data.examples, held.examples, note
-        note = (
-            f"windows at offsets {first}-{last}, after every training window "
-            "(the sequence is periodic, so their contents also occur in training)"
-        )
-        return data.examples, held.examples, note
-    if length is not None:
-        raise ConfigError("--eval-length works with the alternating source only")
-    size = min(limit, max(1, data.examples.num_rows // 10))
-    if data.examples.num_rows < 2:
-        raise ConfigError("need at least 2 examples to hold one out for evaluation")
-    split = data.examples.train_test_split(test_size=size, seed=0)
-    return split["train"], split["test"], f"{size} random examples never trained on"
-
-
-def unigram_accuracy(examples: datasets.Dataset, eval_batches: Batches, special) -> float:
-    """Masked-token accuracy of always guessing the most frequent training token."""
-    ids = np.concatenate([np.asarray(row) for row in examples["input_ids"]])
-    ids = ids[~np.isin(ids, special.all())]
-    guess = int(np.bincount(ids).argmax())
-    hits = total = 0
-    for batch in eval_batches:
-        labels = batch["labels"][batch["labels"] != IGNORE_INDEX]
-        hits += int((labels == guess).sum())
-        total += labels.numel()
-    return hits / max(total, 1)
-
-
-def sample_predictions(
-    mode: str, model, eval_batches: Batches, data: PreparedData, device, count: int = 5
-) -> list[dict]:
-    """A few held-out examples with the model's answer: free-running decodes or top-3 fills."""
-    model.eval()
-    batch = {key: value[:count].to(device) for key, value in eval_batches[0].items()}
-    special, decode = SpecialIds.of(data.tokenizer), data.tokenizer.decode
-    labels = batch["labels"].cpu()
-    if mode == "seq2seq":
-        outputs = greedy_decode(
-            model,
-            batch["input_ids"],
-            batch["attention_mask"],
-            special.bos,
-            special.eos,
-            labels.shape[1],
-        )
-        samples = []
-        for source, target, output in zip(batch["input_ids"].tolist(), labels.tolist(), outputs):
-            target = [t for t in target if t != IGNORE_INDEX]
-            samples.append(
-                {
-                    "input": decode(source),
-                    "target": decode(target),
-                    "prediction": decode(output),
-                    "correct": output == target,
-                }
-            )
-        return samples
-    positions = (labels != IGNORE_INDEX).nonzero()  # (N, 2)
-    ids, chances = top_k_fills(
-        model, batch["input_ids"], batch["attention_mask"], positions.to(device), k=3
-    )
-    token = data.tokenizer.id_to_token
-    samples = []
-    for (row, column), candidates, probabilities in zip(
-        positions.tolist(), ids.tolist(), chances.tolist()
-    ):
-        real = batch["input_ids"][row, : int(batch["attention_mask"][row].sum())].tolist()
-        shown = [token(i) for i in real]
-        shown[column] = f"<{shown[column]}>"
-        samples.append(
-            {
-                "context": " ".join(shown[max(column - 4, 1) : column + 5])
-                .replace(" [SEP]", "")
-                .replace(" [PAD]", ""),
-                "input": data.tokenizer.decode(real[1:-1], skip_special_tokens=False),
-                "target": token(int(labels[row, column])),
-                "top": [[token(c), round(p, 3)] for c, p in zip(candidates, probabilities)],
-                "correct": candidates[0] == int(labels[row, column]),
-            }
-        )
-    return samples
 
 
 def _keep_metrics_until(path: Path, step: int) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from models.checkpoint import TrainConfig
+from models.run_config import TrainConfig
 from txdata.errors import TrainingError
 from txdata.special_tokens import IGNORE_INDEX
 
@@ -58,7 +58,7 @@ class LoopResult:
     step: int  # the last finished step
     interrupted: bool  # stopped by Ctrl-C
     tokens_read: int  # real (non-pad) tokens the model read, encoder and decoder
-    loss_tokens: int  # tokens that carried a loss (label not -100)
+    loss_tokens: int  # positions that carried a loss (their target is not -100)
     seconds: float  # spent in training steps, evaluation excluded
 
 
@@ -102,7 +102,7 @@ def train_loop(
             result.tokens_read += sum(
                 int(value.sum()) for key, value in batch.items() if key.endswith("attention_mask")
             )
-            result.loss_tokens += int((batch["labels"] != IGNORE_INDEX).sum())
+            result.loss_tokens += int((model.targets(batch["labels"]) != IGNORE_INDEX).sum())
             result.seconds += time.perf_counter() - started
             callbacks.on_step(step, loss.item(), lr, result.tokens_read / result.seconds)
             if step % config.eval_every == 0 or step == config.steps:

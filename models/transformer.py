@@ -14,30 +14,41 @@ embedding, serves every architecture.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.attention import KVCache, MultiHeadAttention, causal_mask, combine, padding_mask
+from models.attention import KVCache, MultiHeadAttention, causal_mask, may_attend, padding_mask
 from txdata.errors import ConfigError
+from txdata.objectives import ARCHITECTURES
 from txdata.special_tokens import IGNORE_INDEX
 
 
 @dataclass
 class ModelConfig:
     vocab_size: int = 0  # 0 until a run sets it from the tokenizer
-    d_model: int = 64  # width of every token vector
-    heads: int = 4  # attention heads; d_model must divide by it
-    layers: int = 2  # blocks in the encoder, and in the decoder
-    d_ff: int = 256  # hidden width of the feed-forward layer, 4 × d_model as in the paper
-    dropout: float = 0.0  # 0 trains toy tasks fastest; the paper used 0.1
+    d_model: int = field(default=64, metadata={"help": "Width of token vectors."})
+    heads: int = field(default=4, metadata={"help": "Attention heads; d_model must divide by it."})
+    layers: int = field(default=2, metadata={"help": "Blocks per stack (encoder, decoder)."})
+    d_ff: int = field(
+        default=256, metadata={"help": "Feed-forward width (4 × d_model, as in the paper)."}
+    )
+    dropout: float = field(
+        default=0.0,  # 0 trains toy tasks fastest; the paper used 0.1
+        metadata={"help": "Dropout rate."},
+    )
     max_len: int = 512  # longest sequence the positional encoding covers
-    activation: str = "gelu"  # gelu (BERT) or relu (the original paper)
-    norm: str = "pre"  # pre: LayerNorm before each sublayer (stable); post: after, as in the paper
-    positional: str = "sinusoidal"  # sinusoidal, learned, or none
+    activation: str = field(
+        default="gelu", metadata={"help": "gelu (BERT) or relu (the original paper)."}
+    )
+    norm: str = field(
+        default="pre",
+        metadata={"help": "pre LayerNorm (before each sublayer, stable) or post (the paper's)."},
+    )
+    positional: str = field(default="sinusoidal", metadata={"help": "sinusoidal, learned or none."})
 
     def __post_init__(self) -> None:
         if self.d_model % self.heads:
@@ -173,11 +184,11 @@ class Stack(nn.Module):
         length, new = attention_mask.shape[1], x.shape[1]
         # The new positions are the last T of L: their rows of the (L, L) causal mask.
         causal = causal_mask(length, x.device)[length - new :] if self.causal else None
-        allowed = combine(padding_mask(attention_mask), causal)  # (B, 1, T, L)
+        allowed = may_attend(padding_mask(attention_mask), causal)  # (B, 1, T, L)
         memory_allowed = None
         if memory is not None:
             # Every decoder query may see every real encoder position: (B, 1, T, S).
-            memory_allowed = combine(padding_mask(memory_mask)).expand(-1, -1, new, -1)
+            memory_allowed = may_attend(padding_mask(memory_mask)).expand(-1, -1, new, -1)
         for block, block_cache in zip(self.blocks, cache or [None] * len(self.blocks)):
             x = block(x, allowed, memory, memory_allowed, block_cache)
         return self.final_norm(x)
@@ -230,7 +241,7 @@ def lm_loss(logits: torch.Tensor, labels: torch.Tensor, label_smoothing: float =
     )
 
 
-def scored(
+def head_output(
     head: LMHead,
     hidden: torch.Tensor,
     labels: torch.Tensor | None,
@@ -253,12 +264,6 @@ def next_token_labels(labels: torch.Tensor) -> torch.Tensor:
     tensor([[   6,    7, -100, -100]])
     """
     return F.pad(labels[:, 1:], (0, 1), value=IGNORE_INDEX)
-
-
-ARCHITECTURES = ("encoder", "encoder-decoder", "decoder")
-
-ARCHITECTURE_OF_MODE = {"seq2seq": "encoder-decoder", "mlm": "encoder"}
-"""Which architecture a training mode trains. The objective registry will own this table."""
 
 
 class Transformer(nn.Module):
@@ -320,6 +325,12 @@ class Transformer(nn.Module):
         """Empty keys and values for each decoder block: (self-attention, cross-attention)."""
         return [(KVCache(grows=True), KVCache(grows=False)) for _ in self.decoder.blocks]
 
+    def targets(self, labels: torch.Tensor) -> torch.Tensor:
+        """(B, T): the label each output position is scored on. Decoder-only labels are the
+        input ids themselves: the model shifts them, here and nowhere else, so that position
+        t is scored on the token at t + 1. Every other architecture's labels stand as given."""
+        return next_token_labels(labels) if self.architecture == "decoder" else labels
+
     def forward(
         self, batch: dict[str, torch.Tensor], label_smoothing: float = 0.0, logits: bool = True
     ) -> Output:
@@ -329,9 +340,7 @@ class Transformer(nn.Module):
             hidden = self.encode(batch["input_ids"], batch["attention_mask"])
         elif self.encoder is None:
             hidden = self.decode(batch["input_ids"], batch["attention_mask"])
-            # Decoder-only labels are the input ids themselves: the model shifts them, here and
-            # nowhere else, so that position t is scored against the token at t + 1.
-            labels = None if labels is None else next_token_labels(labels)
+            labels = None if labels is None else self.targets(labels)
         else:
             memory = self.encode(batch["input_ids"], batch["attention_mask"])
             hidden = self.decode(
@@ -340,12 +349,11 @@ class Transformer(nn.Module):
                 memory,
                 batch["attention_mask"],
             )
-        return scored(self.head, hidden, labels, label_smoothing, logits)
+        return head_output(self.head, hidden, labels, label_smoothing, logits)
 
 
 def build_model(architecture: str, config: ModelConfig) -> Transformer:
-    """A fresh model of an architecture, or of a mode's (`ARCHITECTURE_OF_MODE`), for now."""
-    architecture = ARCHITECTURE_OF_MODE.get(architecture, architecture)
+    """A fresh model of an architecture: `encoder`, `encoder-decoder` or `decoder`."""
     if config.vocab_size < 1:
         raise ConfigError(f"vocab_size must be at least 1, got {config.vocab_size}")
     return Transformer(config, architecture)

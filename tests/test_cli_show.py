@@ -111,7 +111,7 @@ def test_seq2seq_table_has_decoder_columns_and_full_loss():
     ]
     assert lines[2].split() == ["0", "1", "1", "[BOS]", "1", "0"]
     assert lines[6].split() == ["4", "[EOS]", "1", "1", "1", "[EOS]"]
-    assert "loss on 5 of 5 decoder tokens (100 %)" in result.stdout
+    assert "loss on 5 of 10 tokens read (50 %): 5 encoder + 5 decoder" in result.stdout
 
 
 def test_epoch_and_seed_change_the_masks():
@@ -137,7 +137,7 @@ def bad_files(tmp_path):
 
 
 BAD_INPUTS = [
-    (["--mode", "clm"], "unknown mode 'clm': choose mlm, seq2seq"),
+    (["--mode", "gpt"], "unknown mode 'gpt': choose clm, mlm, seq2seq"),
     (["--source", "sample:nope"], "unknown sample 'nope': choose sample:english, sample:numbers"),
     (["--source", "{tmp}/missing.txt"], "no such file: {tmp}/missing.txt"),
     (["--source", "{tmp}"], "{tmp} is a directory, not a corpus file"),

@@ -132,7 +132,7 @@ def test_predict_input_outside_the_vocabulary_is_named(runs):
     [
         (["--d-model", "30", "--heads", "4"], "d_model 30 is not divisible by 4 heads"),
         (["--positional", "rotary"], "positional must be one of"),
-        (["--mode", "clm"], "unknown mode 'clm'"),
+        (["--mode", "gpt"], "unknown mode 'gpt'"),
     ],
 )
 def test_bad_train_options_are_refused_before_anything_is_written(tmp_path, args, message):

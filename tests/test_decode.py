@@ -26,7 +26,7 @@ def ragged(b=4, length=9):
 @pytest.mark.parametrize("positional", ["sinusoidal", "learned"])
 @pytest.mark.parametrize("norm", ["pre", "post"])
 def test_seq2seq_cache_changes_no_token(positional, norm):
-    m, (ids, mask) = model("seq2seq", positional=positional, norm=norm), ragged()
+    m, (ids, mask) = model("encoder-decoder", positional=positional, norm=norm), ragged()
     cached = greedy_decode(m, ids, mask, BOS, NEVER, 16)
     assert cached == greedy_decode(m, ids, mask, BOS, NEVER, 16, use_cache=False)
     assert all(len(row) == 16 for row in cached)
@@ -44,7 +44,7 @@ def test_decoder_only_cache_changes_no_token_and_padding_changes_no_row(position
         assert greedy_continue(m, alone, torch.ones_like(alone), NEVER, 16) == [cached[row]]
 
 
-@pytest.mark.parametrize("architecture", ["seq2seq", "decoder"])
+@pytest.mark.parametrize("architecture", ["encoder-decoder", "decoder"])
 def test_a_cached_step_reads_one_new_position(architecture, monkeypatch):
     m, (ids, mask) = model(architecture), ragged()
     widths, forward = [], Embeddings.forward
@@ -58,7 +58,7 @@ def test_a_cached_step_reads_one_new_position(architecture, monkeypatch):
     for block in m.decoder.blocks:
         if block.cross_attention is not None:
             block.cross_attention.k.register_forward_hook(lambda *_: projections.append(1))
-    if architecture == "seq2seq":
+    if architecture == "encoder-decoder":
         greedy_decode(m, ids, mask, BOS, NEVER, 10)
         assert widths == [9] + [1] * 10  # the encoder, then one decoder position a step
         assert len(projections) == 2  # the memory's keys, once per layer
@@ -83,13 +83,13 @@ def test_generating_past_max_len_is_refused():
         greedy_continue(m, ids, mask, NEVER, 8)
 
 
-@pytest.mark.parametrize("architecture", ["seq2seq", "decoder"])
+@pytest.mark.parametrize("architecture", ["encoder-decoder", "decoder"])
 def test_each_generated_token_is_the_forward_pass_argmax(architecture):
     """Generation agrees with the training forward pass (right padding, positions 0 … T-1):
     fed its own output teacher-forced, the model's argmax at each step is the token made."""
     m, (ids, mask) = model(architecture, positional="learned"), ragged()
     for row, real in enumerate(mask.sum(dim=1).tolist()):
-        if architecture == "seq2seq":
+        if architecture == "encoder-decoder":
             made = greedy_decode(m, ids, mask, BOS, NEVER, 12)[row]
             batch = {
                 "input_ids": ids[row : row + 1],

@@ -13,11 +13,13 @@ from models.attention import MultiHeadAttention
 from models.mask_views import attention_masks
 from models.transformer import ModelConfig, build_model
 from txdata import DataConfig, SourceConfig, prepare
+from txdata.objectives import OBJECTIVES
 
+ARCH = {name: objective.architecture for name, objective in OBJECTIVES.items()}
 runner = CliRunner()
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
-# Ragged rows; encoder row 2 is all padding, the case where `combine` lets a query see every key.
+# Ragged rows; encoder row 2 is all padding, the case where `may_attend` lets a query see every key.
 RAGGED = {
     "input_ids": torch.tensor([[7, 8, 7, 6, 0], [8, 7, 8, 7, 6], [0, 0, 0, 0, 0]]),
     "attention_mask": torch.tensor([[1, 1, 1, 1, 0], [1, 1, 1, 1, 1], [0, 0, 0, 0, 0]]),
@@ -40,7 +42,9 @@ def story(tmp_path):
 
 def model_masks(mode: str, batch: dict[str, torch.Tensor], monkeypatch) -> dict[str, torch.Tensor]:
     """The `allowed` mask each attention of a tiny model receives, as (B, T, L) per name."""
-    model = build_model(mode, ModelConfig(vocab_size=16, d_model=8, heads=2, layers=2, d_ff=8))
+    model = build_model(
+        ARCH[mode], ModelConfig(vocab_size=16, d_model=8, heads=2, layers=2, d_ff=8)
+    )
     names = {}
     for stack in ("encoder", "decoder"):
         for block in getattr(model, stack).blocks if getattr(model, stack) is not None else []:
@@ -75,24 +79,27 @@ def real_batch(mode: str) -> dict[str, torch.Tensor]:
         ("mlm", MLM_RAGGED),
         ("seq2seq", real_batch("seq2seq")),
         ("mlm", real_batch("mlm")),
+        ("clm", real_batch("clm")),
     ],
-    ids=["seq2seq-ragged", "mlm-ragged", "seq2seq-collated", "mlm-collated"],
+    ids=["seq2seq-ragged", "mlm-ragged", "seq2seq-collated", "mlm-collated", "clm-collated"],
 )
 def test_views_equal_the_masks_the_model_applies(mode, batch, monkeypatch):
-    views = attention_masks(batch)
+    views = attention_masks(batch, ARCH[mode])
     applied = model_masks(mode, batch, monkeypatch)
     assert views.keys() == applied.keys()
     for name, view in views.items():
         assert view.dtype == torch.bool
         assert torch.equal(view, applied[name]), name
-    expected = {"encoder self-attention"}
-    if mode == "seq2seq":
-        expected |= {"decoder self-attention", "cross-attention"}
-    assert set(views) == expected
+    expected = {
+        "encoder": {"encoder self-attention"},
+        "encoder-decoder": {"encoder self-attention", "decoder self-attention", "cross-attention"},
+        "decoder": {"decoder self-attention"},
+    }
+    assert set(views) == expected[ARCH[mode]]
 
 
 def test_shapes_and_the_fully_padded_row():
-    views = attention_masks(RAGGED)
+    views = attention_masks(RAGGED, "encoder-decoder")
     assert views["encoder self-attention"].shape == (3, 5, 5)
     assert views["decoder self-attention"].shape == (3, 4, 4)
     assert views["cross-attention"].shape == (3, 4, 5)
@@ -101,7 +108,7 @@ def test_shapes_and_the_fully_padded_row():
 
 
 def test_decoder_self_attention_is_causal_over_real_keys():
-    causal = attention_masks(RAGGED)["decoder self-attention"]
+    causal = attention_masks(RAGGED, "encoder-decoder")["decoder self-attention"]
     for row, real in enumerate(RAGGED["decoder_attention_mask"].bool()):
         n = int(real.sum())
         assert torch.equal(causal[row, :n, :n], torch.ones(n, n, dtype=torch.bool).tril())
@@ -109,7 +116,7 @@ def test_decoder_self_attention_is_causal_over_real_keys():
 
 
 def test_cross_attention_never_sees_pad_keys_of_a_row_with_real_keys():
-    cross = attention_masks(RAGGED)["cross-attention"]
+    cross = attention_masks(RAGGED, "encoder-decoder")["cross-attention"]
     for row, real in enumerate(RAGGED["attention_mask"].bool()):
         if real.any():
             assert torch.equal(cross[row], real.expand_as(cross[row]))
@@ -119,7 +126,7 @@ def test_table_shows_the_tokens_and_each_rows_allowed_keys(story):
     data = prepare(DataConfig(objective="seq2seq", source=SourceConfig(story[1])))
     batch = data.batches(4, seed=0, shuffle=False)[0]
     assert not batch["attention_mask"].all() and not batch["decoder_attention_mask"].all()
-    views = attention_masks(batch)
+    views = attention_masks(batch, "encoder-decoder")
     for example in range(batch["input_ids"].shape[0]):
         result = runner.invoke(
             app, ["masks", "--mode", "seq2seq", *story, "--example", str(example)]
@@ -148,7 +155,7 @@ def test_json_grids_equal_the_views(story):
     assert document["example"] == 1
     for mode in ("seq2seq", "mlm"):
         data = prepare(DataConfig(objective=mode, source=SourceConfig(story[1])))
-        views = attention_masks(data.batches(4, seed=0, shuffle=False)[0])
+        views = attention_masks(data.batches(4, seed=0, shuffle=False)[0], ARCH[mode])
         grids = [grid for grid in document["masks"] if grid["mode"] == mode]
         assert [grid["name"] for grid in grids] == list(views)
         for grid, view in zip(grids, views.values()):
@@ -173,7 +180,7 @@ def test_png_is_written(story, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--mode", "clm"], "unknown mode 'clm': choose seq2seq, mlm or both"),
+        (["--mode", "gpt"], "unknown mode 'gpt': choose clm, mlm, seq2seq"),
         (["--example", "4"], "example 4 is not in a batch of 4"),
         (["--count", "2", "--example", "3"], "seq2seq has only 2 examples"),
     ],

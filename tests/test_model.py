@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from models.attention import MultiHeadAttention, causal_mask, combine, padding_mask
+from models.attention import MultiHeadAttention, causal_mask, may_attend, padding_mask
 from models.transformer import ARCHITECTURES, LMHead, ModelConfig, build_model, lm_loss
 from txdata.errors import ConfigError
 
@@ -35,7 +35,7 @@ def seq2seq_batch(b=3, s=7, t=6):
 @pytest.mark.parametrize("norm", ["pre", "post"])
 @pytest.mark.parametrize("position", [0, 2, 4])
 def test_decoder_never_sees_future_tokens(norm, position):
-    m, batch = model("seq2seq", norm=norm), seq2seq_batch()
+    m, batch = model("encoder-decoder", norm=norm), seq2seq_batch()
     before = m(batch).logits
     perturbed = dict(batch)
     perturbed["decoder_input_ids"] = batch["decoder_input_ids"].clone()
@@ -48,7 +48,7 @@ def test_decoder_never_sees_future_tokens(norm, position):
 
 
 def test_mlm_encoder_sees_both_sides():
-    m = model("mlm")
+    m = model("encoder")
     ids = random_ids(2, 8)
     batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
     changed = {**batch, "input_ids": ids.clone()}
@@ -70,7 +70,7 @@ def pad_columns(ids, mask, extra, pad=0):
 
 
 def test_seq2seq_padding_changes_no_real_logit():
-    m, batch = model("seq2seq"), seq2seq_batch()
+    m, batch = model("encoder-decoder"), seq2seq_batch()
     before = m(batch).logits
     padded = dict(batch)
     padded["input_ids"], padded["attention_mask"] = pad_columns(
@@ -88,7 +88,7 @@ def test_seq2seq_padding_changes_no_real_logit():
 
 
 def test_mlm_padding_changes_no_real_logit():
-    m = model("mlm")
+    m = model("encoder")
     ids = random_ids(2, 8)
     before = m({"input_ids": ids, "attention_mask": torch.ones_like(ids)}).logits
     padded_ids, padded_mask = pad_columns(ids, torch.ones_like(ids), 5)
@@ -157,7 +157,7 @@ def test_written_out_attention_equals_sdpa_and_torch_multihead_attention():
     attention = MultiHeadAttention(32, 4).eval()
     x, context = torch.randn(2, 5, 32), torch.randn(2, 7, 32)
     key_mask = torch.tensor([[1] * 7, [1] * 4 + [0] * 3])
-    allowed = combine(padding_mask(key_mask))  # (2, 1, 1, 7)
+    allowed = may_attend(padding_mask(key_mask))  # (2, 1, 1, 7)
     attention.fast = True
     fast = attention(x, context, allowed)
     attention.fast = False
@@ -177,13 +177,13 @@ def test_written_out_attention_equals_sdpa_and_torch_multihead_attention():
     expected, _ = reference(x, context, context, key_padding_mask=key_mask == 0)
     assert torch.allclose(manual, expected, atol=1e-6)
 
-    causal = combine(padding_mask(torch.ones(2, 5, dtype=torch.long)), causal_mask(5))
+    causal = may_attend(padding_mask(torch.ones(2, 5, dtype=torch.long)), causal_mask(5))
     attention.fast = False
     expected, _ = reference(x, x, x, attn_mask=~causal_mask(5))
     assert torch.allclose(attention(x, None, causal), expected, atol=1e-6)
 
     # Causal self-attention over padded rows, one of them all padding: fast equals manual.
-    padded = combine(padding_mask(torch.tensor([[1, 1, 1, 0, 0], [0] * 5])), causal_mask(5))
+    padded = may_attend(padding_mask(torch.tensor([[1, 1, 1, 0, 0], [0] * 5])), causal_mask(5))
     manual = attention(x, None, padded)
     attention.fast = True
     assert torch.allclose(attention(x, None, padded), manual, atol=1e-6)
@@ -192,7 +192,7 @@ def test_written_out_attention_equals_sdpa_and_torch_multihead_attention():
 
 @pytest.mark.parametrize(
     ("mode", "count", "stacks"),
-    [("seq2seq", 91, ["encoder", "decoder"]), ("mlm", 37, ["encoder"])],
+    [("encoder-decoder", 91, ["encoder", "decoder"]), ("encoder", 37, ["encoder"])],
 )
 def test_weight_names_of_saved_runs_are_kept(mode, count, stacks):
     """Run directories saved before the one `Transformer` composition must load unchanged:
@@ -207,7 +207,7 @@ def test_weight_names_of_saved_runs_are_kept(mode, count, stacks):
     assert names[1] == "encoder.blocks.0.self_attention.q.weight"
     assert names[-3:] == [f"{stacks[-1]}.final_norm.bias", "head.weight", "head.bias"]
     has_cross = any(".cross_attention." in name for name in names)
-    assert has_cross == (mode == "seq2seq")
+    assert has_cross == (mode == "encoder-decoder")
 
 
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
@@ -234,7 +234,7 @@ def test_masks_are_what_they_say():
         [True, True, False],
         [True, True, True],
     ]
-    allowed = combine(padding_mask(torch.tensor([[1, 1, 0], [0, 0, 0]])), causal_mask(3))
+    allowed = may_attend(padding_mask(torch.tensor([[1, 1, 0], [0, 0, 0]])), causal_mask(3))
     assert allowed[0, 0].tolist() == [
         [True, False, False],
         [True, True, False],

@@ -11,14 +11,9 @@ import torch
 from safetensors import safe_open
 
 import models.transformer
-from models.checkpoint import (
-    DEFAULT_BATCH_SIZE,
-    RunConfig,
-    TrainConfig,
-    latest_checkpoint,
-    load_run,
-)
+from models.checkpoint import latest_checkpoint, load_run
 from models.run import train_run
+from models.run_config import RunConfig, TrainConfig
 from models.train import Callbacks
 from models.transformer import ModelConfig
 from txdata import DataConfig, SourceConfig
@@ -30,7 +25,7 @@ TINY_TRAIN = TrainConfig(steps=40, batch_size=16, eval_every=20, checkpoint_ever
 
 def tiny(mode: str, **train) -> RunConfig:
     data = DataConfig(objective=mode, source=SourceConfig(count=64))
-    return RunConfig(mode, data, TINY_MODEL, replace(TINY_TRAIN, **train))
+    return RunConfig(data, TINY_MODEL, replace(TINY_TRAIN, **train))
 
 
 def weights(directory):
@@ -84,8 +79,8 @@ def test_run_directory_holds_config_weights_tokenizer_metrics_and_state(tmp_path
         "state.json",
     }
     config = json.loads((tmp_path / "run" / "config.json").read_text())
-    assert set(config) == {"mode", "data", "model", "train", "command"}
-    assert config["model"]["vocab_size"] == 9 and config["data"]["mode"] == "seq2seq"
+    assert set(config) == {"data", "model", "train", "command"}
+    assert config["model"]["vocab_size"] == 9 and config["data"]["objective"] == "seq2seq"
     metrics = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
     assert [m["step"] for m in metrics] == [20, 40]
     assert {"loss", "perplexity", "accuracy", "exact_match"} <= set(metrics[-1])
@@ -130,8 +125,7 @@ def test_cuda_without_cuda_is_refused(tmp_path):
 @pytest.mark.parametrize("mode", ["seq2seq", "mlm"])
 def test_defaults_reach_100_percent_on_the_alternating_sequence(tmp_path, mode):
     """The defaults of `txdata train`, checked by steps (not by time)."""
-    training = TrainConfig(batch_size=DEFAULT_BATCH_SIZE[mode])
-    config = RunConfig(mode, DataConfig(objective=mode), ModelConfig(), training)
+    config = RunConfig(DataConfig(objective=mode), ModelConfig())  # the objective's batch size
     result = train_run(config, tmp_path / "run")
     assert result.metrics["accuracy"] == 1.0
     if mode == "seq2seq":

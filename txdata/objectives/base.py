@@ -44,7 +44,7 @@ class Objective:
     batch_size: ClassVar[int] = 64  # default rows per training step
     reserved: ClassVar[int] = 2  # special tokens per row: an alternating window is the rest
     metric: ClassVar[str] = "accuracy"  # the held-out metric that says it learned the task
-    metric_label: ClassVar[str] = "accuracy on labelled tokens"
+    metric_label: ClassVar[str] = "accuracy {} on labelled tokens"  # {}: the figure
     baseline: ClassVar[bool] = False  # report the commonest-token baseline beside the metric
     columns: ClassVar[tuple[str, ...]] = ("input", "label")  # what show prints per position
 

@@ -47,7 +47,7 @@ class CausalLM(Objective):
     batch_size = 64
     reserved = 1  # [EOS] after each document
     metric = "exact_match"
-    metric_label = "exact match continuing held-out text freely"
+    metric_label = "exact match {} continuing held-out text freely"
     columns = ("input", "label", "next")
 
     def examples(self, source) -> datasets.Dataset:

@@ -73,7 +73,7 @@ class MaskedLM(Objective):
     Options = MaskingConfig
     batch_size = 128  # only 15 % of the tokens carry a loss: twice seq2seq's rows
     metric = "accuracy"
-    metric_label = "masked-token accuracy"
+    metric_label = "masked-token accuracy {}"
     baseline = True
     columns = ("input", "chosen", "label")
 

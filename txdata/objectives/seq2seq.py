@@ -44,7 +44,7 @@ class Seq2Seq(Objective):
     Options = Seq2SeqOptions
     batch_size = 64
     metric = "exact_match"
-    metric_label = "exact match decoding freely"
+    metric_label = "exact match {} decoding freely"
     columns = ("input", "decoder_input", "label")
 
     def examples(self, source) -> datasets.Dataset:
