@@ -136,15 +136,28 @@ def read_metrics(run_dir: Path) -> list[dict]:
         raise RunError(f"no run directory at {run_dir}")
     if not path.is_file():
         raise RunError(f"run {run_dir} has no metrics.jsonl: it was never evaluated")
-    try:
-        records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    except json.JSONDecodeError as error:
-        raise RunError(f"{path} is not valid JSON lines ({error})") from None
+    text = path.read_text()
+    lines = [line for line in text.splitlines() if line.strip()]
+    if lines and not text.endswith("\n"):
+        lines = lines[:-1]  # a last line that a kill cut short; its evaluation never finished
+    records = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise RunError(f"{path} line {number} is not valid JSON ({error})") from None
+        if not (isinstance(record, dict) and {"step", "loss"} <= record.keys()):
+            raise RunError(f"{path} line {number} is not a txdata metrics record: no step or loss")
+        if not all(_is_number(value) for value in record.values()):
+            raise RunError(f"{path} line {number} holds a value that is not a number")
+        records.append(record)
     if not records:
         raise RunError(f"{path} is empty: the run was never evaluated")
-    if not all(isinstance(r, dict) and {"step", "loss"} <= r.keys() for r in records):
-        raise RunError(f"{path} is not a txdata metrics file: a line lacks step or loss")
     return records
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _run_title(run_dir: Path) -> str:

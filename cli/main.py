@@ -6,13 +6,16 @@ import datasets
 import typer
 
 from cli.compare import compare
+from cli.errors import OneLineErrors
 from cli.inspect import attention, plot
 from cli.masks import masks
 from cli.predict import predict
 from cli.show import show
 from cli.train import train
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    cls=OneLineErrors, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False
+)
 
 
 @app.callback()

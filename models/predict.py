@@ -28,6 +28,10 @@ def predict(directory: Path, text: str, k: int = 5, max_new_tokens: int | None =
     run = load_run(directory)
     run.model.eval()
     tokenizer, special = run.tokenizer, SpecialIds.of(run.tokenizer)
+    if k > tokenizer.get_vocab_size():
+        raise ConfigError(
+            f"--top-k {k} is more than the {tokenizer.get_vocab_size()} tokens the run knows"
+        )
     objective = run.config.data.build(tokenizer)
     batch = objective.frame(encode_known(tokenizer, text))
     ids, mask = batch["input_ids"], batch["attention_mask"]  # (1, S)

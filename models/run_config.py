@@ -7,9 +7,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 
 from models.transformer import ModelConfig
+from txdata.collate import check_seed
 from txdata.config import DataConfig
 from txdata.errors import ConfigError
 from txdata.typed_json import from_json
@@ -56,8 +58,12 @@ class TrainConfig:
                 raise ConfigError(f"{name.replace('_', ' ')} must be at least 1")
         if self.batch_size is not None and self.batch_size < 1:
             raise ConfigError("batch size must be at least 1")
-        if self.lr <= 0 or self.warmup < 0 or self.seed < 0:
-            raise ConfigError("lr must be positive; warmup and seed must be 0 or more")
+        for name in ("lr", "weight_decay", "clip", "label_smoothing"):
+            if not math.isfinite(getattr(self, name)):
+                raise ConfigError(f"{name.replace('_', ' ')} must be a finite number")
+        if self.lr <= 0 or self.warmup < 0 or self.weight_decay < 0 or self.clip <= 0:
+            raise ConfigError("lr and clip must be positive; warmup and weight decay 0 or more")
+        check_seed(self.seed)
         if not 0.0 <= self.label_smoothing < 1.0:
             raise ConfigError(f"label smoothing must lie in [0, 1), got {self.label_smoothing}")
         if self.eval_length is not None and self.eval_length < 3:

@@ -23,6 +23,7 @@ from torch import nn
 
 from models.attention import KVCache, MultiHeadAttention, causal_mask, may_attend, padding_mask
 from txdata.errors import ConfigError
+from txdata.memory import check_fits
 from txdata.objectives import ARCHITECTURES
 from txdata.special_tokens import IGNORE_INDEX
 
@@ -51,6 +52,9 @@ class ModelConfig:
     positional: str = field(default="sinusoidal", metadata={"help": "sinusoidal, learned or none."})
 
     def __post_init__(self) -> None:
+        for name in ("d_model", "heads", "layers", "d_ff", "max_len"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.d_model % self.heads:
             raise ConfigError(f"d_model {self.d_model} is not divisible by {self.heads} heads")
         choices = {"activation": ("gelu", "relu"), "norm": ("pre", "post")}
@@ -58,11 +62,21 @@ class ModelConfig:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}")
-        for name in ("d_model", "heads", "layers", "d_ff", "max_len"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must lie in [0, 1), got {self.dropout}")
+        # Weights, their gradients and AdamW's two moments: 16 bytes a parameter.
+        check_fits(
+            f"a model of d_model {self.d_model}, {self.layers} layers and d_ff {self.d_ff}",
+            16 * self.parameters_at_most(),
+        )
+
+    def parameters_at_most(self) -> int:
+        """Parameters of the largest shape these settings build (an encoder-decoder), with
+        the positional table: enough to refuse what cannot fit, before allocating any."""
+        d, f = self.d_model, self.d_ff
+        block = 4 * d * d + 2 * d * f  # attention projections and the feed-forward layer
+        cross = 4 * d * d
+        return (self.vocab_size + self.max_len) * d + self.layers * (2 * block + cross)
 
 
 class Output(NamedTuple):

@@ -151,7 +151,7 @@ BAD_INPUTS = [
     (["--length", "2"], "length 2 is too short"),
     (["--batch-size", "0"], "batch size must be at least 1, got 0"),
     (["--pattern", " "], "the pattern is empty"),
-    (["--seed", "-1"], "seed and epoch must be 0 or more"),
+    (["--seed", "-1"], "seed must lie between 0 and 2**63 - 1, got -1"),
     (["--tokenizer", "{tmp}/bad.json"], "{tmp}/bad.json is not a valid tokenizer.json"),
     (["--source", "sample:english", "--tokenizer", "sentencepiece"], "unknown tokenizer"),
 ]

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import datasets
 import torch
 
-from txdata.collate import MASKS, ORDER, batch_generator
+from txdata.collate import MASKS, ORDER, batch_generator, check_seed
 from txdata.errors import ConfigError
 from txdata.objectives.base import Columns
 
@@ -35,8 +35,8 @@ class Batches(torch.utils.data.Dataset):
     ) -> None:
         if batch_size < 1:
             raise ConfigError(f"batch size must be at least 1, got {batch_size}")
-        if seed < 0 or epoch < 0:
-            raise ConfigError(f"seed and epoch must be 0 or more, got {seed} and {epoch}")
+        check_seed(seed)
+        check_seed(epoch, "epoch")
         self.examples, self.collate = examples, collate
         self.batch_size, self.seed, self.epoch = batch_size, seed, epoch
         count = examples.num_rows

@@ -16,6 +16,7 @@ from itertools import chain
 import numpy as np
 import torch
 
+from txdata.errors import ConfigError
 from txdata.special_tokens import IGNORE_INDEX
 
 MASKS, ORDER = 0, 1  # independent random streams drawn from one seed
@@ -56,6 +57,15 @@ def shift_right(labels: torch.Tensor, start_id: int, pad_id: int) -> torch.Tenso
     shifted[:, 1:] = ids[:, :-1]
     shifted[shifted == IGNORE_INDEX] = pad_id
     return torch.from_numpy(shifted)
+
+
+SEED_LIMIT = 2**63  # torch.manual_seed takes seeds below this
+
+
+def check_seed(seed: int, name: str = "seed") -> None:
+    """Seeds, and epochs that act as seeds, lie in 0 … 2**63 - 1."""
+    if not 0 <= seed < SEED_LIMIT:
+        raise ConfigError(f"{name} must lie between 0 and 2**63 - 1, got {seed}")
 
 
 def batch_generator(seed: int, epoch: int, index: int, stream: int = MASKS) -> torch.Generator:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from txdata.errors import ConfigError
+from txdata.memory import check_fits
 from txdata.objectives import Objective, objective_class
 from txdata.sources import SourceConfig
 from txdata.typed_json import from_json
@@ -49,9 +50,14 @@ class DataConfig:
             raise ConfigError(
                 f"length {self.length} is too short: it must hold [CLS], [SEP] and a token"
             )
-        if self.pad_to_multiple_of is not None and self.pad_to_multiple_of < 1:
-            raise ConfigError(
-                f"pad to multiple of must be at least 1, got {self.pad_to_multiple_of}"
+        if self.pad_to_multiple_of is not None:
+            if self.pad_to_multiple_of < 1:
+                raise ConfigError(
+                    f"pad to multiple of must be at least 1, got {self.pad_to_multiple_of}"
+                )
+            # Every batch is at least this wide: five int64 (B, T) tensors for one row.
+            check_fits(
+                f"--pad-to-multiple-of {self.pad_to_multiple_of}", self.pad_to_multiple_of * 40
             )
 
     @property

@@ -26,7 +26,9 @@ import datasets
 
 from txdata.alternating import alternating_pairs
 from txdata.errors import ConfigError, SourceError
+from txdata.memory import check_fits
 from txdata.samples import sample_path
+from txdata.special_tokens import SPECIAL_TOKENS
 
 _BUILDERS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -62,6 +64,15 @@ class SourceConfig:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.offset < 0:
             raise ConfigError(f"offset must be 0 or more, got {self.offset}")
+        symbols = self.pattern.split()
+        if not symbols:
+            raise ConfigError("the pattern is empty: give symbols separated by spaces, e.g. '1 0'")
+        special = sorted(set(symbols) & set(SPECIAL_TOKENS))
+        if special:
+            raise ConfigError(
+                f"the pattern holds the special token {special[0]}: "
+                "a symbol of the pattern must be an ordinary token"
+            )
 
 
 class Source:
@@ -115,7 +126,15 @@ def load_source(config: SourceConfig, window: int = 10) -> Source:
     return _from_file(config, Path(config.source))
 
 
+SYMBOL_BYTES = 64  # one symbol of a window held as text, in Python and in Arrow, generously
+
+
 def _alternating(config: SourceConfig, window: int) -> Source:
+    longest = max(window, config.horizon if config.task == "continue" else 0)
+    check_fits(
+        f"--count {config.count} windows of {longest} symbols",
+        config.count * longest * 3 * SYMBOL_BYTES,  # text, source and target columns
+    )
     sources, targets = alternating_pairs(
         config.pattern, window, config.count, config.offset, config.task, config.horizon
     )
@@ -183,13 +202,30 @@ def _root_cause(error: BaseException) -> str:
 
 
 def _strings(dataset: datasets.Dataset, names: dict[str, str]) -> datasets.Dataset:
-    """Only the `names` columns, renamed, as strings (a JSON column of numbers is int64)."""
+    """Only the `names` columns, renamed, as strings (a JSON column of numbers is int64).
+
+    A row with an empty or null cell in any of them is skipped: it holds no text to learn
+    from. A column of lists or objects is refused, and so is a corpus with no row left.
+    """
     dataset = dataset.select_columns(list(names))
     for column in names:
-        if dataset.features[column] != datasets.Value("string"):
+        feature = dataset.features[column]
+        if not isinstance(feature, datasets.Value):
+            kind = "lists" if isinstance(feature, (list, datasets.Sequence)) else "objects"
+            raise SourceError(f"column {column!r} holds {kind}, not text")
+        if feature != datasets.Value("string"):
             dataset = dataset.cast_column(column, datasets.Value("string"))
+    dataset = dataset.filter(_all_cells_hold_text, batched=True, fn_kwargs={"columns": list(names)})
+    if dataset.num_rows == 0:
+        raise SourceError(
+            f"column {' and '.join(map(repr, names))} holds no text: every cell is empty"
+        )
     renames = {old: new for old, new in names.items() if old != new}
     return dataset.rename_columns(renames) if renames else dataset
+
+
+def _all_cells_hold_text(batch: dict[str, list], columns: list[str]) -> list[bool]:
+    return [all(cell and cell.strip() for cell in row) for row in zip(*(batch[c] for c in columns))]
 
 
 def _documents(batch: dict[str, list[str]]) -> dict[str, list[str]]:

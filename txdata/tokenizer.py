@@ -42,6 +42,15 @@ def alternating_tokenizer(pattern: str) -> Tokenizer:
     return _with_special_tokens(tokenizer)
 
 
+def encode_texts(tokenizer: Tokenizer, texts: list[str]) -> list:
+    """`tokenizer.encode_batch(texts)` without special tokens; a text the tokenizer cannot
+    encode (a tokenizer.json with no unknown token to fall back on) is a one-line error."""
+    try:
+        return tokenizer.encode_batch(texts, add_special_tokens=False)
+    except Exception as error:  # tokenizers raises plain Exception
+        raise TokenizerError(f"the tokenizer cannot encode this text ({error})") from None
+
+
 def train_tokenizer(texts: Iterable[str], kind: str, vocab_size: int) -> Tokenizer:
     """Learn a tokenizer of `kind` with at most `vocab_size` tokens, special tokens included.
 

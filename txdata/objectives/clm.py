@@ -26,6 +26,7 @@ from txdata.collate import pad_right
 from txdata.objectives.base import Columns, Objective
 from txdata.objectives.registry import register
 from txdata.special_tokens import IGNORE_INDEX
+from txdata.tokenizer import encode_texts
 
 
 @dataclass
@@ -59,7 +60,7 @@ class CausalLM(Objective):
 
     def _encode(self, batch: dict[str, list[str]]) -> dict[str, list[list[int]]]:
         """Each document's ids and `[EOS]`; unpacked, cut to the row length."""
-        encodings = self.tokenizer.encode_batch(batch["text"], add_special_tokens=False)
+        encodings = encode_texts(self.tokenizer, batch["text"])
         rows = [[*encoding.ids, self.special.eos] for encoding in encodings]
         if not self.options.pack:
             rows = [row[: self.length] for row in rows]

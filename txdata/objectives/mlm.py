@@ -27,6 +27,7 @@ from txdata.errors import ConfigError
 from txdata.objectives.base import Columns, Objective
 from txdata.objectives.registry import register
 from txdata.special_tokens import IGNORE_INDEX
+from txdata.tokenizer import encode_texts
 
 NO_WORD = -1  # word id of [CLS], [SEP] and padding
 
@@ -103,7 +104,7 @@ class MaskedLM(Objective):
         """Cut each document into rows of `length - 2` tokens, between [CLS] and [SEP]."""
         span, cls, sep = self.length - 2, self.special.cls, self.special.sep
         rows: dict[str, list[list[int]]] = {"input_ids": [], "word_ids": []}
-        for encoding in self.tokenizer.encode_batch(batch["text"], add_special_tokens=False):
+        for encoding in encode_texts(self.tokenizer, batch["text"]):
             ids = encoding.ids
             words = [NO_WORD if word is None else word for word in encoding.word_ids]
             for start in range(0, len(ids), span):

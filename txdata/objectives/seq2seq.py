@@ -24,6 +24,7 @@ from txdata.collate import pad_right, shift_right
 from txdata.objectives.base import Columns, Objective
 from txdata.objectives.registry import register
 from txdata.special_tokens import IGNORE_INDEX
+from txdata.tokenizer import encode_texts
 
 
 @dataclass
@@ -53,8 +54,8 @@ class Seq2Seq(Objective):
 
     def _encode(self, batch: dict[str, list[str]]) -> dict[str, list[list[int]]]:
         keep, eos = self.length - 1, self.special.eos
-        sources = self.tokenizer.encode_batch(batch["source"], add_special_tokens=False)
-        targets = self.tokenizer.encode_batch(batch["target"], add_special_tokens=False)
+        sources = encode_texts(self.tokenizer, batch["source"])
+        targets = encode_texts(self.tokenizer, batch["target"])
         return {
             "input_ids": [[*encoding.ids[:keep], eos] for encoding in sources],
             "labels": [[*encoding.ids[:keep], eos] for encoding in targets],
