@@ -36,7 +36,11 @@ def _objective_help(extra: str = "") -> str:
     return f"Objective: {names}{extra}."
 
 
-Mode = Annotated[str, typer.Option(help=_objective_help())]
+ObjectiveName = Enum("ObjectiveName", {name: name for name in OBJECTIVES}, type=str)
+"""The registered objectives as choices, so `--help` lists them and typer checks them."""
+
+Mode = Annotated[ObjectiveName, typer.Option(help="Objective.")]
+DEFAULT_OBJECTIVE = ObjectiveName(DataConfig.objective)
 Modes = Annotated[
     str,
     typer.Option(help=_objective_help("; several as mlm,seq2seq, or all (both: seq2seq,mlm)")),

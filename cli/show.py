@@ -18,7 +18,7 @@ from cli.render import (
 )
 from cli.render import console as make_console
 from txdata import prepare
-from txdata.objectives import objective_names
+from txdata.objectives.registry import ALIASES, objective_names
 from txdata.side_by_side import side_by_side
 
 
@@ -38,7 +38,7 @@ def show(
     source as seq2seq and as mlm, side by side; `--mode all`: every objective in turn)."""
     source = ctx.params["source"]
     names = objective_names(mode)
-    if names == ["seq2seq", "mlm"]:
+    if names == list(ALIASES["both"]):
         show_both(ctx, source, batch_size, seed, epoch, format)
         return
     batches = {}

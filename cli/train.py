@@ -28,7 +28,7 @@ from txdata.errors import RunError
 @o.with_options(o.DATA_OPTIONS, o.MODEL_OPTIONS, o.TRAINING_OPTIONS)
 def train(
     ctx: typer.Context,
-    mode: o.Mode = "mlm",
+    mode: o.Mode = o.DEFAULT_OBJECTIVE,
     out: Annotated[
         Path | None, typer.Option(help="Run directory (default runs/MODE-TIME).")
     ] = None,
@@ -39,7 +39,7 @@ def train(
     ] = True,
 ) -> None:
     """Train the transformer core on one objective, then show what it learned."""
-    params = ctx.params
+    params, mode = ctx.params, mode.value
     if resume:
         config = load_run(resume).config
         if o.given(ctx, "mode") and mode != config.objective:

@@ -7,11 +7,13 @@ An encoder-decoder reads the input and then its own greedy answer behind `[BOS]`
 decoder-only model its prompt and its own continuation, so the maps show where each looks
 while producing that answer. An encoder reads its input once, as its objective frames it.
 
->>> maps = attention_maps(load_run(Path("runs/s2s")), "1 0 1 0")
->>> maps.decoder_tokens
-['[BOS]', '0', '1', '0', '1']
->>> maps.weights["cross-attention"].shape  # (layers, H, T, L) over `1 0 1 0 [EOS]`
-torch.Size([2, 4, 5, 5])
+Example (on a trained run)::
+
+    maps = attention_maps(load_run(Path("runs/s2s")), "1 0 1 0")
+    maps.decoder_tokens
+    # ['[BOS]', '0', '1', '0', '1']
+    maps.weights["cross-attention"].shape  # (layers, H, T, L) over `1 0 1 0 [EOS]`
+    # torch.Size([2, 4, 5, 5])
 """
 
 from __future__ import annotations

@@ -58,9 +58,11 @@ def greedy_continue(
     Each row is left-aligned first (see the module's docstring): ids [[8, 7, 0]] with mask
     [[1, 1, 0]] are read as [[0, 8, 7]] at positions [[0, 0, 1]], the pad masked.
 
-    >>> prompt, real = torch.tensor([[8, 7, 0]]), torch.tensor([[1, 1, 0]])  # 1 0 [PAD]
-    >>> greedy_continue(model_trained_on_1_0_1_0, prompt, real, eos_id=6, max_new_tokens=4)
-    [[8, 7, 8, 7]]
+    Example (with a model trained on `1 0 1 0`)::
+
+        prompt, real = torch.tensor([[8, 7, 0]]), torch.tensor([[1, 1, 0]])  # 1 0 [PAD]
+        greedy_continue(model_trained_on_1_0_1_0, prompt, real, eos_id=6, max_new_tokens=4)
+        # [[8, 7, 8, 7]]
     """
     # A stable sort of the mask puts each row's pads first and keeps its tokens in order.
     order = attention_mask.argsort(dim=1, stable=True)  # (B, P)

@@ -4,8 +4,11 @@
     encoder-decoder    a greedy decode of the input
     decoder            a greedy continuation of the input, stopping at [EOS]
 
->>> predict(Path("runs/s2s"), "1 0 1 0")
-{'mode': 'seq2seq', 'architecture': 'encoder-decoder', 'input': '1 0 1 0', 'output': '0 1 0 1'}
+Example (on a trained run)::
+
+    predict(Path("runs/s2s"), "1 0 1 0")
+    # {'mode': 'seq2seq', 'architecture': 'encoder-decoder', 'input': '1 0 1 0',
+    #  'output': '0 1 0 1'}
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ def predict(directory: Path, text: str, k: int = 5, max_new_tokens: int | None =
 def encode_known(tokenizer: Tokenizer, text: str) -> list[int]:
     """The ids of `text`, no special tokens added; refuse an empty input or an unknown token.
 
+    >>> from txdata.tokenizer import alternating_tokenizer
     >>> encode_known(alternating_tokenizer("1 0"), "1 0 [MASK]")
     [8, 7, 4]
     """

@@ -11,8 +11,10 @@ txdata deletes only what it wrote. `--overwrite` replaces a folder only when it 
 holding nothing but the files above, and only once the new run exists: the new run trains in
 a hidden folder beside the old one, and the two swap names in one step at the end.
 
->>> with new_run(Path("runs/demo"), overwrite=True) as folder:
-...     train_into(folder)  # runs/demo is the old run until this block ends
+Example::
+
+    with new_run(Path("runs/demo"), overwrite=True) as folder:
+        train_into(folder)  # runs/demo is the old run until this block ends
 """
 
 from __future__ import annotations

@@ -132,13 +132,21 @@ def test_predict_input_outside_the_vocabulary_is_named(runs):
     [
         (["--d-model", "30", "--heads", "4"], "d_model 30 is not divisible by 4 heads"),
         (["--positional", "rotary"], "positional must be one of"),
-        (["--mode", "gpt"], "unknown mode 'gpt'"),
     ],
 )
 def test_bad_train_options_are_refused_before_anything_is_written(tmp_path, args, message):
     result = invoke("train", *args, "--out", str(tmp_path / "run"))
     assert message in one_line_error(result)
     assert not (tmp_path / "run").exists()
+
+
+def test_train_lists_the_registered_objectives_and_refuses_others(tmp_path):
+    result = invoke("train", "--mode", "gpt", "--out", str(tmp_path / "run"))
+    assert result.exit_code == 2 and not (tmp_path / "run").exists()
+    assert result.stderr.strip() == (
+        "error: Invalid value for '--mode': Value error, 'gpt' is not one of "
+        "'clm', 'mlm', 'seq2seq'."
+    )
 
 
 def test_non_empty_out_needs_overwrite_and_resume_keeps_its_mode(runs, tmp_path):

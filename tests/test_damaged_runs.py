@@ -133,3 +133,29 @@ def test_a_metrics_line_cut_by_a_kill_is_dropped_on_resume(runs, tmp_path):
     assert result.exit_code == 0, result.output
     steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").open()]
     assert steps == [2, 4]
+
+
+def as_format_1(run):
+    """Rewrite a run as txdata wrote runs before checkpoint folders and objective options:
+    weights and state at the top, `mode` in the config, mlm's `masking` and seq2seq's `leaky`."""
+    checkpoint = latest_checkpoint(run)
+    for name in ("model.safetensors", "state.safetensors", "state.json"):
+        shutil.move(checkpoint / name, run / name)
+    shutil.rmtree(run / "checkpoints")
+    (run / "txdata-run.json").unlink()
+    config = json.loads((run / "config.json").read_text())
+    data = config["data"]
+    objective, options = data.pop("objective"), data.pop("options")
+    data.update(mode=objective, masking=options, leaky=False)
+    (run / "config.json").write_text(json.dumps({"mode": objective, **config}))
+
+
+def test_a_run_of_the_format_before_still_predicts_and_resumes(runs, tmp_path):
+    run = tmp_path / "old"
+    shutil.copytree(runs / "run", run)
+    as_format_1(run)
+    answer = invoke("predict", "--run", str(run), "--format", "json", "1 [MASK] 1")
+    assert answer.exit_code == 0, answer.output
+    result = invoke("train", "--resume", str(run), "--steps", "4")
+    assert result.exit_code == 0, result.output
+    assert latest_checkpoint(run).name == "step-0000004"
