@@ -1,10 +1,14 @@
 """clm: documents packed into full rows, labels that are the inputs, [EOS] kept."""
 
+import json
+
 import datasets
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
+from cli.main import app
 from txdata import CausalLMOptions, DataConfig, SourceConfig, prepare
 from txdata.objectives.clm import CausalLM
 from txdata.special_tokens import IGNORE_INDEX, SpecialIds
@@ -75,3 +79,29 @@ def test_each_alternating_window_is_a_row_ending_in_eos():
     data = prepare(DataConfig("clm", SourceConfig(count=16), length=8))
     rows = data.examples["input_ids"]
     assert len(rows) == 16 and all(len(row) == 8 and row[-1] == SPECIAL.eos for row in rows)
+
+
+def test_show_prints_the_token_each_position_is_scored_on():
+    result = CliRunner().invoke(
+        app, ["show", "--mode", "clm", "--batch-size", "1", "--length", "5"]
+    )
+    assert result.exit_code == 0, result.output
+    rows = [line.split() for line in result.stdout.splitlines()[2:7]]
+    # pos, input, attn, label, scored on: each position is scored on the next label
+    assert [row[1] for row in rows] == ["1", "0", "1", "0", "[EOS]"]
+    assert [row[4] for row in rows] == ["0", "1", "0", "[EOS]", "-"]
+    assert "loss on 4 of 5 tokens read (80 %)" in result.stdout
+
+
+def test_a_trained_clm_run_continues_a_prompt_and_stops_at_eos(tmp_path):
+    runner = CliRunner()
+    run = str(tmp_path / "clm")
+    trained = runner.invoke(
+        app, ["train", "--mode", "clm", "--steps", "150", "--no-plots", "--out", run]
+    )
+    assert trained.exit_code == 0, trained.output
+    assert "exact match 100.0% continuing held-out text freely" in " ".join(trained.stdout.split())
+    answer = runner.invoke(app, ["predict", "--run", run, "--format", "json", "1 0 1"])
+    assert answer.exit_code == 0, answer.output
+    # The windows it learned hold 11 symbols, then [EOS]: 8 more symbols, and it stops.
+    assert answer.stdout and json.loads(answer.stdout)["output"] == "0 1 0 1 0 1 0 1"

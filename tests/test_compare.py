@@ -89,3 +89,19 @@ def test_eval_length_evaluates_on_longer_windows(tmp_path):
     result = train_run(config, tmp_path / "long")
     assert "windows of 20 tokens" in result.heldout and "training saw 12-token" in result.heldout
     assert len(result.samples[0]["input"].split()) == 18  # as in training, length - 2 symbols
+
+
+def test_compare_all_trains_every_objective_on_one_budget(tmp_path):
+    result = CliRunner().invoke(
+        app,
+        ["compare", "--mode", "all", "--steps", "4", "--d-model", "16", "--heads", "2",
+         "--count", "32", "--eval-every", "4", "--out", str(tmp_path / "all")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    table = result.stdout
+    for name in ("clm", "mlm", "seq2seq"):
+        assert (tmp_path / "all" / name / "checkpoints").is_dir()
+        assert any(line.startswith(name) for line in table.splitlines()), name
+    rows = table.split("same core, same 4 steps")[1].splitlines()
+    clm = next(line for line in rows if line.strip().startswith("clm"))
+    assert "exact match" in clm and "continuing" in clm
