@@ -118,3 +118,27 @@ def test_mode_lists_all_and_the_both_alias():
         objective_names("mlm,gpt")
     with pytest.raises(ConfigError, match="name each objective once"):
         objective_names("mlm,mlm")
+
+
+def test_an_objectives_own_special_tokens_join_the_tokenizer_and_are_never_drawn():
+    """A stand-in objective with sentinels, as T5's: registered for this test only."""
+    from txdata.objectives import register
+    from txdata.objectives.mlm import MaskedLM, MaskingConfig
+
+    @register
+    class WithSentinels(MaskedLM):
+        name = "test-sentinels"
+
+        @classmethod
+        def extra_special_tokens(cls, length, options):
+            return [f"<extra_id_{i}>" for i in range(3)]
+
+    try:
+        options = MaskingConfig(mlm_probability=1.0, mask_probability=0.0, random_probability=1.0)
+        data = prepare(DataConfig("test-sentinels", SourceConfig(count=64), options=options))
+        sentinels = [data.tokenizer.token_to_id(f"<extra_id_{i}>") for i in range(3)]
+        assert sentinels == [9, 10, 11]  # after the 7 specials and the 2 symbols
+        batch = data.batches(64, seed=0)[0]  # every token chosen, every one made random
+        assert not torch.isin(batch["input_ids"], torch.tensor(sentinels)).any()
+    finally:
+        OBJECTIVES.pop("test-sentinels")

@@ -39,6 +39,10 @@ def prepare(config: DataConfig, tokenizer: Tokenizer | None = None) -> PreparedD
     """Load the source, build or reuse a tokenizer, and build the objective's examples."""
     source = load_source(config.source, window=config.window)
     tokenizer = tokenizer or build_tokenizer(config, source)
+    extra = config.kind.extra_special_tokens(config.length, config.options)
+    missing = [token for token in extra if tokenizer.token_to_id(token) is None]
+    if missing:  # the objective's own special tokens, after every other token
+        tokenizer.add_special_tokens(missing)
     objective = config.build(tokenizer)
     examples = objective.examples(source)
     if examples.num_rows == 0:

@@ -72,6 +72,12 @@ class Objective:
         raise NotImplementedError
 
     @classmethod
+    def extra_special_tokens(cls, length: int, options: Any) -> list[str]:
+        """Special tokens of its own that the tokenizer must hold (T5's sentinels), for rows
+        of `length` under `options`; added to the tokenizer after `[PAD]` … `[EOS]`."""
+        return []
+
+    @classmethod
     def loss_positions(cls, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """(B, T) bool: the positions whose prediction carries a loss."""
         return batch["labels"] != IGNORE_INDEX

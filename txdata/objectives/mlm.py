@@ -87,7 +87,9 @@ class MaskedLM(Objective):
     ) -> None:
         super().__init__(tokenizer, length, options, pad_to_multiple_of)
         self.masking: MaskingConfig = self.options
-        special = sorted(set(self.special.all()))
+        # Every special token the tokenizer holds, an objective's own (sentinels) included.
+        added = tokenizer.get_added_tokens_decoder()
+        special = sorted({*self.special.all(), *(i for i, t in added.items() if t.special)})
         # Lookup tables, read through numpy: indexing a (B, T) batch with them costs a
         # fraction of torch.isin or of torch indexing, whose fixed overheads dominate here.
         self.is_special = np.zeros(tokenizer.get_vocab_size(), dtype=bool)  # (V,)
