@@ -20,7 +20,7 @@ app = typer.Typer(
 
 @app.callback()
 def main() -> None:
-    """txdata: how seq2seq and BERT-style training data differ, built from the same text.
+    """txdata: how seq2seq, BERT-style and GPT-style training data differ, from the same text.
 
     Try `txdata show --mode mlm`, then `txdata train --mode seq2seq` and `txdata predict`.
     """

@@ -101,6 +101,7 @@ def check_replaceable(directory: Path) -> None:
             "--overwrite replaces only txdata's own runs; choose another --out"
         )
     foreign = sorted(p.name for p in directory.iterdir() if not _written_by_txdata(p.name))
+    foreign += _foreign_checkpoint_files(directory / CHECKPOINTS)
     if foreign:
         raise RunError(
             f"{directory} holds files txdata did not write ({', '.join(foreign[:5])}): "
@@ -125,6 +126,32 @@ def run_format(directory: Path) -> int:
         return int(json.loads((directory / MARKER).read_text())["format"])
     except (OSError, ValueError, KeyError, TypeError):
         return 1
+
+
+CHECKPOINT_FILES = {"model.safetensors", "state.safetensors", "state.json"}
+
+
+def _foreign_checkpoint_files(root: Path) -> list[str]:
+    """What in `checkpoints/` txdata did not write: only `step-N` folders (or their hidden
+    leftovers) holding checkpoint files belong there."""
+    if not root.is_dir():
+        return []
+    foreign = []
+    for folder in root.iterdir():
+        ours = (
+            folder.is_dir()
+            and not folder.is_symlink()
+            and folder.name.startswith(("step-", ".step-"))
+        )
+        if not ours:
+            foreign.append(f"{CHECKPOINTS}/{folder.name}")
+            continue
+        foreign += [
+            f"{CHECKPOINTS}/{folder.name}/{p.name}"
+            for p in folder.iterdir()
+            if p.name not in CHECKPOINT_FILES
+        ]
+    return foreign
 
 
 def _written_by_txdata(name: str) -> bool:

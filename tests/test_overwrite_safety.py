@@ -104,6 +104,14 @@ def test_a_run_holding_a_users_file_is_not_replaced(workspace):
     assert snapshot(workspace) == before
 
 
+def test_a_file_of_yours_inside_the_checkpoints_stops_an_overwrite(workspace):
+    (workspace / "run" / "checkpoints" / "step-0000002" / "notes.md").write_text("mine")
+    before = snapshot(workspace)
+    result = invoke("train", *TINY, "--steps", "1", "--out", "run", "--overwrite")
+    assert "checkpoints/step-0000002/notes.md" in one_line_error(result)
+    assert snapshot(workspace) == before
+
+
 def test_overwrite_replaces_a_run_and_nothing_else(workspace):
     outside = {k: v for k, v in snapshot(workspace).items() if not k.startswith("run")}
     result = invoke("train", *TINY, "--steps", "3", "--out", "run", "--overwrite")
