@@ -62,8 +62,29 @@ def gpt2(vocab: int, special: SpecialIds):
     return transformers.GPT2LMHeadModel(config)
 
 
+def t5(vocab: int, special: SpecialIds):
+    config = transformers.T5Config(
+        vocab_size=vocab,
+        d_model=SIZE["hidden"],
+        num_layers=SIZE["layers"],
+        num_decoder_layers=SIZE["layers"],
+        num_heads=SIZE["heads"],
+        d_ff=SIZE["ffn"],
+        d_kv=SIZE["hidden"] // SIZE["heads"],
+        pad_token_id=special.pad,
+        eos_token_id=special.eos,
+        decoder_start_token_id=special.bos,
+    )
+    return transformers.T5ForConditionalGeneration(config)
+
+
 # (objective, the HF model of its kind, whether that model shifts the labels inside)
-MODELS = [("mlm", bert, False), ("seq2seq", bart, False), ("clm", gpt2, True)]
+MODELS = [
+    ("mlm", bert, False),
+    ("seq2seq", bart, False),
+    ("clm", gpt2, True),
+    ("t5", t5, False),
+]
 
 
 @pytest.mark.parametrize(("objective", "build", "shifts"), MODELS, ids=[m[0] for m in MODELS])

@@ -1,7 +1,9 @@
 """The objectives by name. Each module of this package registers its own with `@register`.
 
->>> objective_names("all")
-['clm', 'mlm', 'seq2seq']
+>>> objective_names("mlm, clm")
+['mlm', 'clm']
+>>> objective_names("all") == list(OBJECTIVES)  # every registered one
+True
 >>> objective_names("both")
 ['seq2seq', 'mlm']
 """

@@ -1,0 +1,300 @@
+"""t5: T5's span corruption. Random spans of a row are dropped, each replaced by a sentinel;
+the encoder reads what is left and the decoder writes the dropped spans back.
+
+`random_spans_noise_mask` follows T5: round(L·0.15) noise tokens (at least 1, at most L − 1)
+in max(1, round(noise / 3)) spans; the noise and the kept tokens are each split into that many
+random positive lengths, and the spans alternate, kept first (so the last span is dropped).
+Inputs are the kept tokens with `<extra_id_i>` for span i, then `[EOS]`; the labels are each
+sentinel followed by its span, then `[EOS]`. The decoder reads the labels shifted right
+behind `[BOS]`, as seq2seq's does. Spans are drawn at collation, fresh for every
+(seed, epoch, batch index).
+
+Alternating window "1 0 1 0 1 0 1 0 1 0 1" (`txdata show --mode t5`, example 0; [PAD]=0
+[BOS]=5 [EOS]=6 "0"=7 "1"=8 <extra_id_0>=9). Up to length 31 a row holds one span, which
+T5's alternation puts at the end; from `--length 32` on, rows hold several:
+
+    input_ids          [8, 7, 8, 7, 8, 7, 8, 7, 8, 9, 6]    1 0 1 0 1 0 1 0 1 <extra_id_0> [EOS]
+    decoder_input_ids  [5, 9, 7, 8]                         [BOS] <extra_id_0> 0 1
+    labels             [9, 7, 8, 6]                         <extra_id_0> 0 1 [EOS]
+
+A corpus is packed as T5 packs it: documents run together with no separator (so a row's one
+`[EOS]` ends it), cut into chunks of `span_corruption_lengths(length)[0]` tokens, so that the
+inputs take exactly `length` tokens (T5's `random_spans_helper`: 568 raw tokens for 512, with
+114 targets; at noise densities of 0.5 and more, at most `length`). An alternating window is
+a row of its own, of `length` − 1 tokens: a sentinel stands for at least one dropped token,
+so `[EOS]` is the one token corruption adds, and the inputs fit `length` under any options.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import datasets
+import numpy as np
+import pyarrow as pa
+import torch
+from tokenizers import Tokenizer
+
+from txdata.collate import pad_right, shift_right
+from txdata.errors import ConfigError
+from txdata.objectives.base import Columns, Objective
+from txdata.objectives.registry import register
+from txdata.special_tokens import IGNORE_INDEX
+from txdata.tokenizer import encode_texts
+
+
+@dataclass
+class SpanCorruptionOptions:
+    """t5's options, T5's defaults."""
+
+    noise_density: float = field(
+        default=0.15, metadata={"help": "Share of each row's tokens dropped in spans."}
+    )
+    mean_span_length: float = field(
+        default=3.0, metadata={"help": "Mean length of a dropped span, in tokens."}
+    )
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.noise_density < 1.0:
+            raise ConfigError(f"noise density must lie in (0, 1), got {self.noise_density}")
+        if not (math.isfinite(self.mean_span_length) and self.mean_span_length >= 1.0):
+            raise ConfigError(
+                f"mean span length must be a number of 1 or more, got {self.mean_span_length}"
+            )
+
+
+def sentinel(index: int) -> str:
+    return f"<extra_id_{index}>"
+
+
+@register
+class SpanCorruption(Objective):
+    name = "t5"
+    summary = "T5: drop random spans for sentinels; the decoder writes the dropped spans back."
+    architecture = "encoder-decoder"
+    Options = SpanCorruptionOptions
+    batch_size = 64
+    reserved = 1  # [EOS]; each sentinel replaces at least one token
+    metric = "exact_match"
+    metric_label = "exact match {} writing the dropped spans freely"
+    columns = ("input", "decoder_input", "label")
+
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        length: int,
+        options: Any = None,
+        pad_to_multiple_of: int | None = None,
+    ) -> None:
+        super().__init__(tokenizer, length, options, pad_to_multiple_of)
+        ids = []
+        while (id_ := tokenizer.token_to_id(sentinel(len(ids)))) is not None:
+            ids.append(id_)
+        self.sentinels = np.array(ids, dtype=np.int64)  # id of <extra_id_i> at i
+        if not ids:
+            raise ConfigError(f"the tokenizer lacks T5's sentinels {sentinel(0)}, …")
+
+    @classmethod
+    def extra_special_tokens(cls, length: int, options: Any) -> list[str]:
+        """One sentinel per span of the longest row: a packed chunk."""
+        chunk, _ = span_corruption_lengths(length, options.noise_density, options.mean_span_length)
+        _, spans = span_counts(chunk, options.noise_density, options.mean_span_length)
+        return [sentinel(i) for i in range(spans)]
+
+    def examples(self, source) -> datasets.Dataset:
+        texts = source.texts()
+        # An alternating window is a row, cut to `length` − 1 tokens (a symbol may take several).
+        window = self.length - self.reserved if source.config.source == "alternating" else None
+        documents = texts.map(
+            self._encode,
+            batched=True,
+            remove_columns=texts.column_names,
+            fn_kwargs={"window": window},
+        )
+        if window:
+            return documents
+        return datasets.Dataset(pa.table({"input_ids": self._packed(documents)}))
+
+    def _encode(
+        self, batch: dict[str, list[str]], window: int | None
+    ) -> dict[str, list[list[int]]]:
+        encodings = encode_texts(self.tokenizer, batch["text"])
+        return {"input_ids": [encoding.ids[:window] for encoding in encodings]}
+
+    def _packed(self, documents: datasets.Dataset) -> pa.ListArray:
+        """Every document's ids run together, cut into chunks whose inputs fill `length`."""
+        options = self.options
+        chunk, _ = span_corruption_lengths(
+            self.length, options.noise_density, options.mean_span_length
+        )
+        column = documents.data.column("input_ids").combine_chunks()  # a ListArray
+        ids = column.flatten().to_numpy().astype(np.int64)  # (N,)
+        offsets = np.append(np.arange(0, len(ids), chunk), len(ids)).astype(np.int32)
+        return pa.ListArray.from_arrays(pa.array(offsets), pa.array(ids))
+
+    def collate(self, rows: Columns, generator: torch.Generator) -> dict[str, torch.Tensor]:
+        ids, real = pad_right(rows["input_ids"], self.special.pad)  # (B, T)
+        noise = random_spans_noise_mask(
+            real.sum(dim=1).tolist(),
+            self.options.noise_density,
+            self.options.mean_span_length,
+            generator,
+        )  # (B, T)
+        inputs, targets = corrupt_spans(
+            ids.numpy(), real.numpy() == 1, noise.numpy(), self.sentinels, self.special.eos
+        )
+        multiple = self.pad_to_multiple_of
+        input_ids, attention_mask = pad_right(inputs, self.special.pad, multiple)  # (B, S)
+        labels, decoder_attention_mask = pad_right(targets, IGNORE_INDEX, multiple)  # (B, U)
+        return {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "decoder_input_ids": shift_right(labels, self.special.bos, self.special.pad),
+            "decoder_attention_mask": decoder_attention_mask,
+            "labels": labels,
+        }
+
+    def frame(self, ids: list[int]) -> dict[str, torch.Tensor]:
+        """The user's text, sentinels where they dropped spans ("1 0 <extra_id_0> 0 1"), `[EOS]`."""
+        input_ids = torch.tensor([[*ids[: self.length - 1], self.special.eos]])
+        return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
+
+
+def span_counts(length: int, noise_density: float, mean_span_length: float) -> tuple[int, int]:
+    """How many of a row's `length` tokens are dropped, and in how many spans, as T5 counts:
+    never every token, never more spans than there are kept or dropped tokens to fill them.
+    A row of one token drops nothing.
+
+    >>> span_counts(568, 0.15, 3.0)
+    (85, 28)
+    >>> span_counts(4, 0.15, 3.0)
+    (1, 1)
+    """
+    noise = min(max(round(length * noise_density), 1), length - 1)
+    spans = min(max(round(noise / mean_span_length), 1), noise, length - noise)
+    return noise, spans
+
+
+def corrupted_lengths(
+    length: int, noise_density: float, mean_span_length: float
+) -> tuple[int, int]:
+    """The lengths of the inputs and of the labels that a row of `length` tokens gives.
+
+    >>> corrupted_lengths(568, 0.15, 3.0)
+    (512, 114)
+    """
+    noise, spans = span_counts(length, noise_density, mean_span_length)
+    return length - noise + spans + 1, noise + spans + 1
+
+
+def span_corruption_lengths(
+    inputs_length: int, noise_density: float = 0.15, mean_span_length: float = 3.0
+) -> tuple[int, int]:
+    """The longest raw chunk whose inputs take at most `inputs_length` tokens, and its labels'
+    length: T5's `random_spans_helper`. Below a noise density of 0.5 the inputs then take
+    exactly `inputs_length`; above, where spans may be as many as the kept tokens, one raw
+    token more can add two input tokens, and the inputs may come out one short.
+
+    >>> span_corruption_lengths(512)
+    (568, 114)
+    >>> span_corruption_lengths(128)
+    (141, 29)
+    """
+
+    def fits(length: int) -> bool:
+        return corrupted_lengths(length, noise_density, mean_span_length)[0] <= inputs_length
+
+    # The inputs never shrink as the chunk grows, and `inputs_length - 1` raw tokens fit.
+    low, high = inputs_length - 1, inputs_length
+    while fits(high):
+        low, high = high, 2 * high
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle)
+    return low, corrupted_lengths(low, noise_density, mean_span_length)[1]
+
+
+def random_segmentation(
+    totals: torch.Tensor, parts: torch.Tensor, generator: torch.Generator
+) -> torch.Tensor:
+    """Split each row's total into `parts` random positive lengths, every split equally likely:
+    the cuts are `parts − 1` distinct points of 1 … total − 1. (B,), (B,) -> (B, K), K the
+    most parts of a row (at least 1); a row's lengths after its own parts are 0.
+    """
+    rows, most = len(totals), max(int(parts.max()), 1)
+    width = max(int(totals.max()) - 1, 0)
+    points = torch.arange(1, width + 1)  # a cut at p starts a new part at item p
+    draw = torch.rand(rows, width, generator=generator)  # (B, W)
+    draw = draw.masked_fill(points >= totals[:, None], 2.0)  # past the end: never drawn
+    rank = draw.argsort(dim=1).argsort(dim=1)  # (B, W)
+    is_cut = rank < (parts - 1)[:, None]
+    cuts = torch.where(is_cut, points, totals[:, None]).sort(dim=1).values[:, : most - 1]
+    edges = torch.cat([torch.zeros(rows, 1, dtype=torch.long), cuts, totals[:, None]], dim=1)
+    return edges.diff(dim=1)  # (B, K)
+
+
+def random_spans_noise_mask(
+    lengths: Sequence[int],
+    noise_density: float,
+    mean_span_length: float,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """T5's noise mask for rows of `lengths`: (B, T) bool, T the longest, True on the tokens
+    to drop. Spans alternate kept, dropped, kept, …, dropped, each of a random positive length.
+    """
+    counts = np.array([span_counts(n, noise_density, mean_span_length) for n in lengths])
+    real = torch.tensor(lengths, dtype=torch.long)  # (B,)
+    noise, spans = torch.from_numpy(counts.reshape(-1, 2).T.copy())  # (B,), (B,)
+    dropped = random_segmentation(noise, spans, generator)  # (B, K)
+    kept = random_segmentation(real - noise, spans, generator)  # (B, K)
+    span_lengths = torch.stack([kept, dropped], dim=2).flatten(1)  # (B, 2K): kept first
+    starts = span_lengths.cumsum(dim=1)[:, :-1]  # (B, 2K - 1): where spans 1, 2, … begin
+    width = int(real.max())
+    boundaries = torch.zeros(len(lengths), width + 1, dtype=torch.long)
+    boundaries.scatter_add_(1, starts, torch.ones_like(starts))
+    span = boundaries.cumsum(dim=1)[:, :width]  # (B, T): which span each position is in
+    return (span % 2 == 1) & (torch.arange(width) < real[:, None])
+
+
+def corrupt_spans(
+    ids: np.ndarray, real: np.ndarray, noise: np.ndarray, sentinels: np.ndarray, eos: int
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Each row's inputs and labels from its ids, real positions and noise mask, all (B, T).
+
+    Every position offers two slots, a sentinel (if a dropped span starts there) and its
+    token; the inputs keep the sentinels and the kept tokens, the labels the sentinels and
+    the dropped tokens, and both end in `[EOS]`.
+
+    >>> ids, real = np.array([[11, 12, 13, 14, 15]]), np.ones((1, 5), bool)
+    >>> noise = np.array([[False, True, False, True, True]])
+    >>> corrupt_spans(ids, real, noise, np.array([90, 91]), eos=6)
+    ([array([11, 90, 13, 91,  6])], [array([90, 12, 91, 14, 15,  6])])
+    """
+    before = np.zeros_like(noise)
+    before[:, 1:] = noise[:, :-1]
+    opens = noise & ~before  # (B, T): the first token of each dropped span
+    number = opens.cumsum(axis=1) - 1  # (B, T): its span, counted from 0 in each row
+    needed = int(number.max(initial=-1)) + 1
+    if needed > len(sentinels):
+        raise ConfigError(
+            f"a row has {needed} dropped spans, but the tokenizer holds {len(sentinels)} "
+            "sentinels: build the data with the length it was prepared for"
+        )
+    marks = np.where(opens, sentinels[number.clip(0, len(sentinels) - 1)], eos)  # (B, T)
+    rows = ids.shape[0]
+    slots = np.stack([marks, ids], axis=2).reshape(rows, -1)  # (B, 2T)
+    slots = np.concatenate([slots, np.full((rows, 1), eos)], axis=1)  # (B, 2T + 1)
+    ends = np.ones((rows, 1), dtype=bool)
+    kept = np.stack([opens, real & ~noise], axis=2).reshape(rows, -1)
+    dropped = np.stack([opens, noise], axis=2).reshape(rows, -1)
+    return _split_rows(slots, np.concatenate([kept, ends], 1)), _split_rows(
+        slots, np.concatenate([dropped, ends], 1)
+    )
+
+
+def _split_rows(values: np.ndarray, keep: np.ndarray) -> list[np.ndarray]:
+    """The kept values of each row, in order. (B, S), (B, S) bool -> B arrays."""
+    return np.split(values[keep], np.cumsum(keep.sum(axis=1))[:-1])
