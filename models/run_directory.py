@@ -55,15 +55,23 @@ STAGING = ".txdata-new-"  # `.NAME.txdata-new-XXXX`: a run being written beside 
 def new_run(directory: Path, overwrite: bool) -> Iterator[Path]:
     """The folder to write a new run in; at the end of the block it is at `directory`.
 
-    An absent or empty `directory` is written in place. A non-empty one needs `overwrite` and
-    must be a replaceable run (`check_replaceable`); the new run then grows in a hidden
-    sibling and takes the old one's place only when the block ends without an exception.
+    An absent or empty `directory` is written in place; if the block fails before a checkpoint
+    exists, what it wrote goes again (and the folder, when txdata made it). A non-empty one
+    needs `overwrite` and must be a replaceable run (`check_replaceable`); the new run then
+    grows in a hidden sibling and takes the old one's place only when the block ends without
+    an exception.
     """
     directory = Path(directory)
     if _is_empty_or_absent(directory):
+        made = not directory.exists()
         _make_directory(directory)
         _write_marker(directory)
-        yield directory
+        try:
+            yield directory
+        except BaseException:
+            if not any((directory / CHECKPOINTS).glob("step-*")):
+                _remove_unfinished(directory, made)
+            raise
         return
     if not overwrite:
         raise RunError(
@@ -181,6 +189,19 @@ def _make_directory(directory: Path) -> None:
 
 def _write_marker(directory: Path) -> None:
     atomic_write_text(directory / MARKER, json.dumps({"format": FORMAT}) + "\n")
+
+
+def _remove_unfinished(directory: Path, made: bool) -> None:
+    """A run that failed before its first checkpoint: nothing in it is worth keeping."""
+    for entry in directory.iterdir():
+        if entry.name not in WRITTEN or entry.is_symlink():
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    if made and not any(directory.iterdir()):
+        directory.rmdir()
 
 
 def _remove_staging_leftovers(directory: Path) -> None:

@@ -154,6 +154,17 @@ def test_out_that_cannot_be_a_folder_is_one_line(workspace, out, message):
     assert snapshot(workspace) == before
 
 
+def test_a_run_that_fails_before_its_first_checkpoint_leaves_nothing(workspace):
+    before = snapshot(workspace)
+    result = invoke("train", *TINY, "--source", "missing.jsonl", "--out", "new-run")
+    assert "no such file: missing.jsonl" in one_line_error(result)
+    assert snapshot(workspace) == before  # no empty new-run/ left behind
+    (workspace / "empty").mkdir()
+    result = invoke("train", *TINY, "--source", "missing.jsonl", "--out", "empty")
+    assert "no such file" in one_line_error(result)
+    assert list((workspace / "empty").iterdir()) == []  # the folder was yours: it stays
+
+
 def test_compare_out_that_is_a_file_is_one_line(workspace):
     before = snapshot(workspace)
     result = invoke("compare", "--steps", "1", "--d-model", "16", "--out", "thesis.tex")
