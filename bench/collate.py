@@ -17,7 +17,7 @@ import statistics
 import time
 
 import torch
-from common import corpus, hf_tokenizer, packed_windows, prepared
+from common import corpus, corpus_name, hf_tokenizer, packed_windows, prepared
 
 from txdata import DataConfig, MaskingConfig, SourceConfig, prepare
 from txdata.collate import batch_generator
@@ -191,7 +191,7 @@ def main() -> None:
         )
     )
 
-    print(f"corpus {corpus()}, batch {BATCH}, torch threads {torch.get_num_threads()}")
+    print(f"corpus {corpus_name()}, batch {BATCH}, torch threads {torch.get_num_threads()}")
     print(f"{'case':<16} {'txdata ex/s':>12} {'HF ex/s':>10} {'ratio':>7}")
     for row in results:
         print(

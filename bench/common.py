@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from tokenizers import Tokenizer
@@ -9,7 +10,8 @@ from tokenizers import Tokenizer
 from txdata import DataConfig, SourceConfig, prepare
 from txdata.pipeline import PreparedData
 
-SHAKESPEARE = Path(__file__).parents[1].parent / "shared" / "data" / "tinyshakespeare.txt"
+ROOT = Path(__file__).parents[1]
+SHAKESPEARE = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
 VOCAB = 8000
 D_MODEL, HEADS, LAYERS, D_FF = 256, 4, 2, 1024  # the size issue 5 compares at
 
@@ -17,6 +19,12 @@ D_MODEL, HEADS, LAYERS, D_FF = 256, 4, 2, 1024  # the size issue 5 compares at
 def corpus() -> str:
     """tinyshakespeare when `../shared/data` has it, else the bundled English sample."""
     return str(SHAKESPEARE) if SHAKESPEARE.is_file() else "sample:english"
+
+
+def corpus_name() -> str:
+    """`corpus()` as printed: relative to the repository, never this machine's own path."""
+    name = corpus()
+    return os.path.relpath(name, ROOT) if name == str(SHAKESPEARE) else name
 
 
 def prepared(length: int = 128) -> PreparedData:
@@ -41,7 +49,7 @@ def model_vocab(data: PreparedData) -> int:
 def describe(data: PreparedData) -> str:
     """`corpus …, vocab 8,000 (tokenizer 8,000)`: what a benchmark ran on."""
     tokens = data.tokenizer.get_vocab_size()
-    return f"corpus {corpus()}, vocab {model_vocab(data):,} (tokenizer {tokens:,})"
+    return f"corpus {corpus_name()}, vocab {model_vocab(data):,} (tokenizer {tokens:,})"
 
 
 def packed_windows(

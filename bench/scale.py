@@ -304,7 +304,7 @@ def main() -> None:
     if args.child:
         child(args.child, args.tokenizer, args.corpus)
         return
-    from common import corpus, prepared
+    from common import corpus, corpus_name, prepared
 
     repeats = {1: 1, 10: 1} if args.quick else {1: 5, 10: 5, 100: 1}
     load_before = os.getloadavg()[0]
@@ -325,13 +325,13 @@ def main() -> None:
                 table[tool][size] = summarize(tool_runs, size)
     load = {"before": load_before, "after": os.getloadavg()[0]}
     rows = result_rows(table)
-    print_table(corpus(), baseline, rows)
+    print_table(corpus_name(), baseline, rows)
     print(
         f"load average (1 min) before {load['before']:.1f}, after {load['after']:.1f}; quiet, "
         "it reads about 0 before and 1 to 2 after: more means other work shared the cores"
     )
     goals = check_goals(table)
-    summary = {"bench": "scale", "corpus": corpus(), "load_average": load}
+    summary = {"bench": "scale", "corpus": corpus_name(), "load_average": load}
     summary |= {"baseline": baseline, "rows": rows}
     print(json.dumps(summary | goals))
 
