@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from models.checkpoint import latest_checkpoint
+from tests.cli_errors import one_line_error
 from txdata.objectives import OBJECTIVES
 from txdata.tokenizer import alternating_tokenizer
 
@@ -78,14 +79,6 @@ def tamper_config(directory, **changes):
     config = json.loads(path.read_text())
     config["model"].update(changes)
     path.write_text(json.dumps(config))
-
-
-def one_line_error(result) -> str:
-    assert result.exit_code == 1, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.output
-    return lines[0]
 
 
 def test_missing_and_incomplete_runs_are_named(runs, tmp_path):

@@ -12,6 +12,7 @@ from cli.main import app
 from models.attention import MultiHeadAttention
 from models.attention_maps import attention_maps
 from models.checkpoint import load_run
+from tests.cli_errors import one_line_error
 
 runner = CliRunner()
 TINY = ["--d-model", "16", "--heads", "2", "--layers", "1", "--count", "64"]
@@ -39,13 +40,6 @@ def png_size(path) -> tuple[int, int]:
     data = path.read_bytes()
     assert data.startswith(PNG_SIGNATURE) and len(data) > 5_000
     return struct.unpack(">II", data[16:24])
-
-
-def one_line_error(result) -> str:
-    assert result.exit_code == 1, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
 
 
 def test_seq2seq_maps_cover_every_attention_while_the_model_answers(runs):

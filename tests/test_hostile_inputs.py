@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from cli.main import app
+from tests.cli_errors import one_line_error
 
 runner = CliRunner()
 TINY = ["--d-model", "16", "--heads", "2", "--layers", "1", "--count", "32"]
@@ -147,16 +148,6 @@ def snapshot(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
-def one_line(result, code: int) -> str:
-    assert result.exit_code == code, result.output
-    assert ("Traceback" not in result.output and result.exception is None) or isinstance(
-        result.exception, SystemExit
-    ), result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    return lines[0]
-
-
 @pytest.mark.parametrize(("name", "argv", "code", "message"), CASES, ids=[c[0] for c in CASES])
 def test_bad_input_is_one_line_and_changes_nothing(
     files, tmp_path, monkeypatch, name, argv, code, message
@@ -165,7 +156,7 @@ def test_bad_input_is_one_line_and_changes_nothing(
     (tmp_path / "thesis.tex").write_text("mine")
     root = Path(files["run"]).parent
     before, here = snapshot(root), snapshot(tmp_path)
-    line = one_line(runner.invoke(app, argv(files)), code)
+    line = one_line_error(runner.invoke(app, argv(files)), code)
     assert message in line, line
     assert snapshot(root) == before and snapshot(tmp_path) == here
     assert not Path(files["out"]).exists()

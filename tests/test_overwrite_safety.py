@@ -15,6 +15,7 @@ import models.transformer
 from cli.main import app
 from models.checkpoint import load_run
 from models.run import train_run
+from tests.cli_errors import one_line_error
 from tests.test_training import tiny
 from txdata.errors import TrainingError
 
@@ -38,14 +39,6 @@ def snapshot(root: Path) -> dict[str, bytes | str]:
         else:
             tree[key] = "dir"
     return tree
-
-
-def one_line_error(result) -> str:
-    assert result.exit_code == 1, result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.output
-    return lines[0]
 
 
 @pytest.fixture

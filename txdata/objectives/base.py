@@ -62,6 +62,10 @@ class Objective:
         if not isinstance(self.options, self.Options):
             raise ConfigError(f"{self.name} takes {self.Options.__name__}, not {options!r}")
         self.pad_to_multiple_of = pad_to_multiple_of
+        self.setup()
+
+    def setup(self) -> None:
+        """Work done once, after the common fields are set (lookup tables, sentinel ids)."""
 
     def examples(self, source) -> datasets.Dataset:
         """Training examples (lists of token ids, unpadded) from a `txdata.sources.Source`."""

@@ -15,12 +15,10 @@ Window "1 0 1 0 1 0" ([PAD]=0 [CLS]=2 [SEP]=3 [MASK]=4 "0"=7 "1"=8), positions 2
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import datasets
 import numpy as np
 import torch
-from tokenizers import Tokenizer
 
 from txdata.collate import pad_right
 from txdata.errors import ConfigError
@@ -78,14 +76,8 @@ class MaskedLM(Objective):
     baseline = True
     columns = ("input", "chosen", "label")
 
-    def __init__(
-        self,
-        tokenizer: Tokenizer,
-        length: int,
-        options: Any = None,
-        pad_to_multiple_of: int | None = None,
-    ) -> None:
-        super().__init__(tokenizer, length, options, pad_to_multiple_of)
+    def setup(self) -> None:
+        tokenizer = self.tokenizer
         self.masking: MaskingConfig = self.options
         # Every special token the tokenizer holds, an objective's own (sentinels) included.
         added = tokenizer.get_added_tokens_decoder()

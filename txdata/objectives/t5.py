@@ -36,7 +36,6 @@ import datasets
 import numpy as np
 import pyarrow as pa
 import torch
-from tokenizers import Tokenizer
 
 from txdata.collate import pad_right, shift_right
 from txdata.errors import ConfigError
@@ -82,14 +81,8 @@ class SpanCorruption(Objective):
     metric_label = "exact match {} writing the dropped spans freely"
     columns = ("input", "decoder_input", "label")
 
-    def __init__(
-        self,
-        tokenizer: Tokenizer,
-        length: int,
-        options: Any = None,
-        pad_to_multiple_of: int | None = None,
-    ) -> None:
-        super().__init__(tokenizer, length, options, pad_to_multiple_of)
+    def setup(self) -> None:
+        tokenizer = self.tokenizer
         ids = []
         while (id_ := tokenizer.token_to_id(sentinel(len(ids)))) is not None:
             ids.append(id_)
