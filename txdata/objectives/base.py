@@ -89,3 +89,9 @@ class Objective:
     def frame(self, ids: list[int]) -> dict[str, torch.Tensor]:
         """A user's input for `predict` and `attention`, as a batch of one."""
         raise NotImplementedError
+
+    def reconstruct(self, input_ids: list[int], output_ids: list[int]) -> list[int] | None:
+        """The whole text that an input and the model's generated output restore together
+        (t5 puts its spans back in place of the sentinels), for `predict`; None where the
+        output is the whole answer already."""
+        return None

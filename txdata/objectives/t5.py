@@ -155,6 +155,35 @@ class SpanCorruption(Objective):
         input_ids = torch.tensor([[*ids[: self.length - 1], self.special.eos]])
         return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
 
+    def reconstruct(self, input_ids: list[int], output_ids: list[int]) -> list[int]:
+        """The input with each sentinel replaced by the span the output wrote after it; a
+        sentinel the output never wrote stays in place, so a gap is never silently closed.
+
+        >>> from txdata.tokenizer import alternating_tokenizer
+        >>> tokenizer = alternating_tokenizer("1 0")  # "0"=7 "1"=8 [EOS]=6
+        >>> tokenizer.add_special_tokens([sentinel(0), sentinel(1)])  # ids 9 and 10
+        2
+        >>> t5 = SpanCorruption(tokenizer, length=16)
+        >>> t5.reconstruct([8, 9, 8, 10, 6], [9, 7, 7, 10, 7, 6])  # 1 <0> 1 <1>; <0> 0 0 <1> 0
+        [8, 7, 7, 8, 7]
+        """
+        sentinels = set(self.sentinels.tolist())
+        spans: dict[int, list[int]] = {}
+        writing = None  # the span the output is writing, after its sentinel
+        for token in output_ids:
+            if token == self.special.eos:
+                break
+            if token in sentinels:
+                writing = spans.setdefault(token, [])
+            elif writing is not None:
+                writing.append(token)
+        restored = []
+        for token in input_ids:
+            if token == self.special.eos:
+                break
+            restored += spans.get(token, [token])
+        return restored
+
 
 def span_counts(length: int, noise_density: float, mean_span_length: float) -> tuple[int, int]:
     """How many of a row's `length` tokens are dropped, and in how many spans, as T5 counts:
