@@ -62,6 +62,16 @@ def shift_right(labels: torch.Tensor, start_id: int, pad_id: int) -> torch.Tenso
 SEED_LIMIT = 2**63  # torch.manual_seed takes seeds below this
 
 
+def next_token_labels(labels: torch.Tensor) -> torch.Tensor:
+    """A decoder-only model's labels, shifted inside the model as Hugging Face causal LMs do:
+    position t is scored against the token at t + 1, and the last position against nothing.
+
+    >>> next_token_labels(torch.tensor([[5, 6, 7, -100]]))  # `labels` = input_ids, -100 on pad
+    tensor([[   6,    7, -100, -100]])
+    """
+    return torch.nn.functional.pad(labels[:, 1:], (0, 1), value=IGNORE_INDEX)
+
+
 def check_seed(seed: int, name: str = "seed") -> None:
     """Seeds, and epochs that act as seeds, lie in 0 … 2**63 - 1."""
     if not 0 <= seed < SEED_LIMIT:
