@@ -29,7 +29,7 @@ def test_a_panel_shows_the_real_tokens_read_and_every_scored_position_with_its_t
         ids, mask = batch["input_ids"][row], batch["attention_mask"][row]
         first = "decoder" if data.objective.architecture == "decoder" else "encoder"
         assert found.reads[first] == [token(i) for i in ids[mask == 1].tolist()]
-        assert "[PAD]" not in sum(found.reads.values(), [])
+        assert all("[PAD]" not in tokens for tokens in found.reads.values())
         # As many scored positions as the loss counts, each with the target the loss uses.
         labels = batch["labels"][row]
         assert found.scored == int(data.objective.loss_positions(batch)[row].sum())
