@@ -17,9 +17,7 @@ NAMES = list(OBJECTIVES)
 
 @pytest.mark.parametrize("source", [SourceConfig(count=20), SourceConfig("sample:english")])
 @pytest.mark.parametrize("name", NAMES)
-def test_a_panel_shows_the_real_tokens_read_and_every_scored_position_with_its_target(
-    name, source
-):
+def test_a_panel_shows_the_real_tokens_read_and_every_scored_position_with_its_target(name, source):
     data = prepare(DataConfig(name, source, length=24))
     batch = data.batches(4, seed=3, shuffle=False)[0]
     token = data.tokenizer.id_to_token
