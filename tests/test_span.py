@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 import txdata.objectives.span as span_module
 from cli.main import app
+from tests.cli_errors import one_line_error
 from txdata import DataConfig, prepare
 from txdata.collate import batch_generator, pad_right
 from txdata.errors import ConfigError
@@ -60,8 +61,8 @@ options_strategy = st.builds(
 
 def spans_of(objective, rows, generator):
     """The spans that `objective.collate(rows, generator)` draws: they are drawn first."""
-    ids, _ = pad_right(rows["input_ids"], 0)
-    words, _ = pad_right(rows["word_ids"], NO_WORD)
+    ids, _ = pad_right(rows["input_ids"], 0, objective.pad_to_multiple_of)
+    words, _ = pad_right(rows["word_ids"], NO_WORD, objective.pad_to_multiple_of)
     eligible = ~objective.is_special[ids.numpy()]
     return choose_spans(eligible, word_numbers(words.numpy()), objective.options, generator)
 
@@ -176,10 +177,10 @@ def test_spans_are_runs_of_whole_words_that_never_overlap_nor_cross_a_special_to
 def test_labels_are_the_original_exactly_where_a_span_holds_and_the_rest_is_mlms(
     wide_tokenizer, rows, seed
 ):
-    objective = SpanMasking(wide_tokenizer, 64)
+    objective = SpanMasking(wide_tokenizer, 64, pad_to_multiple_of=8)
     spans = spans_of(objective, rows, batch_generator(seed, 0, 0))
     batch = objective.collate(rows, batch_generator(seed, 0, 0))
-    original, attention_mask = pad_right(rows["input_ids"], 0)
+    original, attention_mask = pad_right(rows["input_ids"], 0, 8)
     chosen = torch.from_numpy(spans != NOT_CHOSEN)
     assert torch.equal(batch["labels"] != IGNORE_INDEX, chosen)
     assert torch.equal(batch["labels"][chosen], original[chosen])
@@ -200,15 +201,21 @@ def long_rows(count, words, seed=0):
     }
 
 
-def test_a_span_starts_at_any_word_alike(wide_tokenizer):
-    """With a budget of one token, the one span holds only its start word."""
-    objective = SpanMasking(wide_tokenizer, 32, SpanMaskingOptions(span_budget=0.05))
-    rows = long_rows(4000, 20)
+def test_a_span_starts_at_any_word_alike_however_many_tokens_it_has(wide_tokenizer):
+    """Twelve words of 1, 2 and 3 tokens and a budget of one token: the one span holds its
+    start word only. Each word starts it as often (SpanBERT's code, which starts at the word
+    of a random token, would favour the long words threefold)."""
+    sizes = [1, 2, 3] * 4
+    words = [word for word, size in enumerate(sizes) for _ in range(size)]
+    rows = long_rows(4000, len(words))
+    rows["word_ids"] = [[NO_WORD, *words, NO_WORD]] * 4000
+    objective = SpanMasking(wide_tokenizer, 32, SpanMaskingOptions(span_budget=0.03))
     spans = spans_of(objective, rows, torch.Generator().manual_seed(0))
-    starts = (spans != NOT_CHOSEN).argmax(axis=1) - 1  # the word each row chose
-    assert ((spans != NOT_CHOSEN).sum(axis=1) == 1).all()
-    counts = np.bincount(starts, minlength=20)
-    assert len(counts) == 20 and np.abs(counts - 200).max() < 60  # 200 ± 14 each: 4 sigma
+    chosen = spans != NOT_CHOSEN
+    start = np.array(words)[chosen.argmax(axis=1) - 1]  # the word of each row's first token
+    assert (chosen.sum(axis=1) == np.array(sizes)[start]).all()  # that word, whole, alone
+    counts = np.bincount(start, minlength=12)
+    assert len(counts) == 12 and np.abs(counts - 4000 / 12).max() < 75  # ± 18 each: 4 sigma
 
 
 def test_a_rows_first_span_holds_the_length_it_drew(wide_tokenizer):
@@ -302,7 +309,19 @@ def test_show_prints_the_example_of_the_module_docstring():
     inputs, labels = shown["input_ids"][0], shown["labels"][0]
     assert f"input_ids  {inputs}" in span_module.__doc__
     assert f"labels     {labels}" in span_module.__doc__
-    assert sum(label != IGNORE_INDEX for label in labels) == 2
+    table = CliRunner().invoke(app, ["show", "--mode", "span"])
+    assert table.exit_code == 0, table.output
+    assert "[MASK]" in table.stdout and "loss on 2 of 12 tokens read" in table.stdout
+
+
+def test_the_cli_takes_the_options_and_refuses_bad_ones_in_one_line():
+    args = ["show", "--mode", "span", "--format", "json", "--span-budget", "0.5"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    labels = np.array(json.loads(result.stdout)["batch"]["labels"])
+    assert ((labels != IGNORE_INDEX).sum(axis=1) == 5).all()  # half of 10 symbols
+    refused = CliRunner().invoke(app, ["show", "--mode", "span", "--span-max-words", "0"])
+    assert one_line_error(refused) == "error: span max words must be at least 1, got 0"
 
 
 def test_a_trained_run_fills_each_mask(tmp_path):
