@@ -81,6 +81,7 @@ def t5(vocab: int, special: SpecialIds):
 # (objective, the HF model of its kind, whether that model shifts the labels inside)
 MODELS = [
     ("mlm", bert, False),
+    ("span", bert, False),
     ("seq2seq", bart, False),
     ("clm", gpt2, True),
     ("t5", t5, False),
