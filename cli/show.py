@@ -22,6 +22,7 @@ from cli.render import (
 from cli.render import console as make_console
 from txdata import prepare
 from txdata.atlas import panel
+from txdata.objectives import ARCHITECTURES
 from txdata.objectives.registry import ALIASES, objective_names
 from txdata.side_by_side import side_by_side
 
@@ -54,6 +55,8 @@ def show(
         data = prepare(o.data_config(ctx.params, name))
         batches[name] = (data, data.batches(batch_size, seed=seed, epoch=epoch, shuffle=False)[0])
     panels = [panel(data.objective, batch, data.tokenizer) for data, batch in batches.values()]
+    # Encoders first, then encoder-decoders, then decoders: alike objectives side by side.
+    panels.sort(key=lambda p: ARCHITECTURES.index(p.architecture))
     if format is o.Format.json:
         documents = [
             batch_json(batch, data.tokenizer, name, source, seed)
