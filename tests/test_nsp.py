@@ -3,6 +3,7 @@ what they were built as (0: B follows A; 1: B from another document, or with --o
 pair swapped) in even shares, segment ids exact, Google's longer-first truncation, mlm masking
 that never chooses a special token, and a model whose loss is the sum of both."""
 
+import dataclasses
 import json
 import math
 
@@ -17,7 +18,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from models.checkpoint import load_run
-from models.evaluate import next_sentence_ceiling
+from models.evaluate import evaluate, next_sentence_ceiling
 from models.predict import predict
 from models.run import train_run
 from models.run_config import RunConfig, TrainConfig
@@ -26,7 +27,7 @@ from txdata import DataConfig, SourceConfig, prepare
 from txdata.collate import batch_generator
 from txdata.errors import ConfigError
 from txdata.objectives.nsp import NextSentence, SentencePairOptions, truncated_lengths
-from txdata.special_tokens import IGNORE_INDEX
+from txdata.special_tokens import IGNORE_INDEX, SpecialIds
 from txdata.tokenizer import alternating_tokenizer
 
 runner = CliRunner()
@@ -219,6 +220,22 @@ def test_masking_never_chooses_cls_sep_or_padding():
     ).all()
 
 
+def test_whole_word_masking_keeps_each_word_together_across_both_segments():
+    options = SentencePairOptions(whole_word=True, mlm_probability=0.3)
+    config = DataConfig("nsp", SourceConfig("sample:english"), tokenizer="char", length=24)
+    data = prepare(dataclasses.replace(config, options=options))
+    batch = data.batches(64, seed=0)[0]
+    labels = batch["labels"]
+    chosen = labels != IGNORE_INDEX  # (B, T)
+    original = torch.where(chosen, labels, batch["input_ids"])
+    tokens = [[data.tokenizer.id_to_token(i) for i in row] for row in original.tolist()]
+    continues = torch.tensor([[t.startswith("##") for t in row] for row in tokens])
+    # A piece that continues a word (not cut from it at a segment's front) goes with it.
+    inside = continues[:, 1:] & ~torch.isin(original[:, :-1], torch.tensor([2, 3]))
+    assert inside.any() and chosen.any()
+    assert torch.equal(chosen[:, 1:][inside], chosen[:, :-1][inside])
+
+
 def test_alternating_windows_split_in_the_middle_and_their_ceiling_is_measured():
     data = prepare(DataConfig("nsp", SourceConfig(count=256), length=12))
     rows = data.examples[:4]
@@ -304,10 +321,27 @@ def test_a_run_reports_both_losses_and_the_ceiling_and_reloads_with_its_head(nsp
     assert run.config.model.sentence_pairs and run.model.sentence_head is not None
 
 
+def test_held_out_pair_metrics_are_the_heads_own(nsp_run):
+    run = load_run(nsp_run.directory)
+    data = prepare(run.config.data, run.tokenizer)
+    batches = data.batches(16, seed=5, shuffle=False)
+    metrics = evaluate(run.model, batches, torch.device("cpu"), SpecialIds.of(run.tokenizer))
+    logits = torch.cat([run.model(batch).sentence_logits for batch in batches])  # (N, 2)
+    labels = torch.cat([batch["next_sentence_label"] for batch in batches])
+    assert metrics["next_sentence_accuracy"] == (logits.argmax(dim=1) == labels).float().mean()
+    torch.testing.assert_close(
+        torch.tensor(metrics["next_sentence_loss"]), F.cross_entropy(logits, labels)
+    )
+
+
 def test_predict_fills_masks_and_gives_the_probability_that_b_follows_a(nsp_run):
     found = predict(nsp_run.directory, "1 0 [MASK] 0 [SEP] 1 0 1", k=2)
     assert [fill["position"] for fill in found["fills"]] == [3]
-    assert 0.0 <= found["follows"] <= 1.0
+    run = load_run(nsp_run.directory)
+    frame = run.config.data.build(run.tokenizer).frame([8, 7, 4, 7, 3, 8, 7, 8])
+    with torch.no_grad():
+        follows = run.model(frame).sentence_logits.softmax(dim=1)[0, 0]  # class 0: B follows A
+    assert found["follows"] == round(float(follows), 4)
     assert predict(nsp_run.directory, "1 0 1")["follows"] is None
     result = runner.invoke(app, ["predict", "--run", str(nsp_run.directory), "1 0 1 [SEP] 0 1"])
     assert result.exit_code == 0, result.output

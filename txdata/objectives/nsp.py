@@ -132,24 +132,7 @@ class NextSentence(MaskedLM):
 
     def collate(self, rows: Columns, generator: torch.Generator) -> dict[str, torch.Tensor]:
         pairs, begins, lengths = flatten(rows["input_ids"])  # the true pairs, end to end
-        a_length = np.asarray(rows["a_length"], dtype=np.int64)  # (N,)
-        b_length = lengths - a_length - PAIR_SPECIALS
-        a_start, b_start = begins + 1, begins + a_length + 2  # just past [CLS], past A's [SEP]
-        own = np.arange(len(a_length))
-        draw = torch.rand(len(own), 1 + PARTNER_TRIES, generator=generator).numpy()  # (N, 11)
-        negative = draw[:, 0] < 0.5  # (N,)
-        if self.options.order:  # ALBERT: the same two segments, swapped
-            first = Segments(
-                np.where(negative, b_start, a_start), np.where(negative, b_length, a_length)
-            )
-            second = Segments(
-                np.where(negative, a_start, b_start), np.where(negative, a_length, b_length)
-            )
-        else:  # BERT: B from another row, of another document where the batch has one
-            partner = random_partners(np.asarray(rows["document"]), draw[:, 1:])
-            negative &= partner != own  # a batch of one row has no other B to take
-            lender = np.where(negative, partner, own)
-            first, second = Segments(a_start, a_length), Segments(b_start[lender], b_length[lender])
+        negative, first, second = self._pair_up(rows, begins, lengths, generator)
         first, second = truncate_pair(first, second, self.length - PAIR_SPECIALS, generator)
         reads = pair_reads(first, second, self.pad_to_multiple_of)  # (N, T)
         ends = first.length + second.length + PAIR_SPECIALS  # (N,): real tokens per row
@@ -174,6 +157,31 @@ class NextSentence(MaskedLM):
             "labels": original.masked_fill(~chosen, IGNORE_INDEX),
             "next_sentence_label": torch.from_numpy(negative.astype(np.int64)),
         }
+
+    def _pair_up(
+        self, rows: Columns, begins: np.ndarray, lengths: np.ndarray, generator: torch.Generator
+    ) -> tuple[np.ndarray, Segments, Segments]:
+        """Which rows are negatives, and each row's first and second segment, uncut: its own
+        A and B, or for a negative, another row's B (nsp) or its own B then A (--order)."""
+        a_length = np.asarray(rows["a_length"], dtype=np.int64)  # (N,)
+        b_length = lengths - a_length - PAIR_SPECIALS
+        a_start, b_start = begins + 1, begins + a_length + 2  # just past [CLS], past A's [SEP]
+        own = np.arange(len(a_length))
+        draw = torch.rand(len(own), 1 + PARTNER_TRIES, generator=generator).numpy()  # (N, 11)
+        negative = draw[:, 0] < 0.5  # (N,)
+        if self.options.order:  # ALBERT: the same two segments, swapped
+            first = Segments(
+                np.where(negative, b_start, a_start), np.where(negative, b_length, a_length)
+            )
+            second = Segments(
+                np.where(negative, a_start, b_start), np.where(negative, a_length, b_length)
+            )
+            return negative, first, second
+        # BERT: B from another row, of another document where the batch has one
+        partner = random_partners(np.asarray(rows["document"]), draw[:, 1:])
+        negative &= partner != own  # a batch of one row has no other B to take
+        lender = np.where(negative, partner, own)
+        return negative, Segments(a_start, a_length), Segments(b_start[lender], b_length[lender])
 
     @classmethod
     def loss_positions(cls, batch: dict[str, torch.Tensor]) -> torch.Tensor:
