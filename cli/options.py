@@ -73,14 +73,27 @@ def objective_panel(name: str) -> str:
     return f"Options of {name}"
 
 
+def objective_options() -> list[inspect.Parameter]:
+    """Every objective's options, each once: one that several objectives share (nsp takes
+    mlm's masking options) is one option, in a panel that names them all."""
+    owners: dict[str, tuple[str, ...]] = {}  # option -> the objectives taking it, in order
+    declared: dict[str, type] = {}  # option -> the first Options dataclass declaring it
+    for name, objective in OBJECTIVES.items():
+        for field in dataclasses.fields(objective.Options):
+            owners[field.name] = (*owners.get(field.name, ()), name)
+            declared.setdefault(field.name, objective.Options)
+    parameters = []
+    for group in dict.fromkeys(owners.values()):
+        names = [option for option, taking in owners.items() if taking == group]
+        panel = objective_panel(", ".join(group))
+        parameters += options_of(declared[names[0]], panel, skip=set(owners) - set(names))
+    return parameters
+
+
 DATA_OPTIONS = [
     *options_of(SourceConfig, DATA),
     *options_of(DataConfig, DATA, skip=("objective",)),
-    *(
-        parameter
-        for name, objective in OBJECTIVES.items()
-        for parameter in options_of(objective.Options, objective_panel(name))
-    ),
+    *objective_options(),
 ]
 """The options of every command that reads data."""
 

@@ -29,7 +29,7 @@ def predict(
     ),
 ) -> None:
     """Greedy decode (seq2seq; t5 also restores its sentinels), continuation (clm), or the
-    top-k tokens per [MASK] (mlm)."""
+    top-k tokens per [MASK] (mlm; nsp also reads "A [SEP] B" and says how likely B follows A)."""
     result = run_prediction(run, text, top_k, max_new_tokens)
     if format is o.Format.json:
         typer.echo(json.dumps(result))
@@ -52,3 +52,7 @@ def predict(
         cells = [f"{c['token']} {c['probability']:.2f}" for c in fill["candidates"]]
         table.add_row(str(fill["position"]), fill["input"], *cells)
     console.print(table)
+    if result.get("follows") is not None:
+        console.print(f"P(B follows A) = [bold]{result['follows']:.2f}[/]")
+    elif "follows" in result:
+        console.print("write 'A [SEP] B' to ask whether B follows A", style="dim")

@@ -13,7 +13,12 @@ METRICS = (
     ("accuracy", "{:.1%}"),
     ("confidence", "{:.1%}"),
 )
-OPTIONAL = (("exact_match", "exact match", "{:.1%}"), ("unigram_accuracy", "unigram", "{:.1%}"))
+OPTIONAL = (
+    ("exact_match", "exact match", "{:.1%}"),
+    ("unigram_accuracy", "unigram", "{:.1%}"),
+    ("next_sentence_loss", "pair loss", "{:.4f}"),
+    ("next_sentence_accuracy", "pair acc", "{:.1%}"),
+)
 
 
 class TrainingProgress(Callbacks):
@@ -24,7 +29,9 @@ class TrainingProgress(Callbacks):
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]:.4f}  lr {task.fields[lr]:.2e}"),
+            TextColumn(
+                "loss {task.fields[loss]:.4f}{task.fields[parts]}  lr {task.fields[lr]:.2e}"
+            ),
             TextColumn("{task.fields[speed]:,.0f} tok/s"),
             TimeElapsedColumn(),
             console=console,
@@ -42,8 +49,14 @@ class TrainingProgress(Callbacks):
     def on_start(self, step: int, steps: int) -> None:
         self.header_shown = False
         self.task = self.progress.add_task(
-            self.label, total=steps, completed=step, loss=0, lr=0, speed=0
+            self.label, total=steps, completed=step, loss=0, parts="", lr=0, speed=0
         )
+
+    def on_losses(self, step: int, losses: dict[str, float]) -> None:
+        parts = " + ".join(
+            f"{name.replace('_', ' ')} {value:.3f}" for name, value in losses.items()
+        )
+        self.progress.update(self.task, parts=f" ({parts})")
 
     def on_step(self, step: int, loss: float, lr: float, tokens_per_second: float) -> None:
         self.progress.update(self.task, completed=step, loss=loss, lr=lr, speed=tokens_per_second)

@@ -56,8 +56,12 @@ def batch_json(
 def example_table(
     batch: dict[str, torch.Tensor], row: int, tokenizer: Tokenizer, objective: type[Objective]
 ) -> Table:
-    """One row per position, the columns the objective declares, token strings."""
-    table = Table(title=f"example {row}", title_justify="left", pad_edge=False, box=None)
+    """One row per position, the columns the objective declares, token strings; a sentence
+    pair's label in the title."""
+    title = f"example {row}"
+    if "next_sentence_label" in batch:
+        title += PAIR_LABELS[int(batch["next_sentence_label"][row])]
+    table = Table(title=title, title_justify="left", pad_edge=False, box=None)
     table.add_column("pos", justify="right", style="dim")
     for column in objective.columns:
         for title in COLUMN_TITLES[column]:
@@ -85,6 +89,8 @@ def example_table(
                 cells[1].stylize(hid.style)
             elif column == "next":
                 cells.append(_label(batch, row, pos + 1, tokenizer, blank="-"))
+            elif column == "segment":
+                cells.append(Text(str(int(batch["token_type_ids"][row, pos])), style="dim"))
             else:
                 cells.append(_label(batch, row, pos, tokenizer))
         table.add_row(*cells)
@@ -96,6 +102,7 @@ COLUMN_TITLES = {
     "decoder_input": ("decoder_input_ids", "dec attn"),
     "chosen": ("chosen",),
     "hid": ("hid",),
+    "segment": ("token_type",),
     "label": ("labels",),
     "next": ("scored on (next label)",),
 }
@@ -113,7 +120,23 @@ def loss_summary(
     parts = " + ".join(f"{int(batch[key][rows].sum())} {MASK_NAMES[key]}" for key in masks)
     detail = f": {parts}" if len(masks) > 1 else ""
     share = 100 * with_loss / max(read, 1)
-    return f"loss on {with_loss} of {read} tokens read ({share:.0f} %){detail}"
+    summary = f"loss on {with_loss} of {read} tokens read ({share:.0f} %){detail}"
+    if "next_sentence_label" in batch:
+        labels = batch["next_sentence_label"][rows]
+        if row is not None:
+            return f"{summary}, [CLS]'s on next_sentence_label {int(labels[0])}"
+        summary += (
+            f", [CLS]'s on next_sentence_label; label 1 on {int(labels.sum())} of {len(labels)} "
+            f"pairs ({NEGATIVES})"
+        )
+    return summary
+
+
+PAIR_LABELS = (": next_sentence_label 0, B follows A", ": next_sentence_label 1, B does not")
+NEGATIVES = (
+    "nsp takes a negative's B from another document, --order swaps A and B; on a periodic "
+    "source such as alternating, another window's B continues A all the same if it has A's phase"
+)
 
 
 MASK_NAMES = {"attention_mask": "encoder", "decoder_attention_mask": "decoder"}

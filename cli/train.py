@@ -87,10 +87,17 @@ def report(console: Console, config: RunConfig, result: RunResult, seconds: floa
         for sample in result.samples:
             table.add_row(sample["input"], sample["target"], sample["prediction"], _mark(sample))
     console.print(table)
+    if result.pairs:
+        console.print(pair_table(result.pairs))
     metrics = result.metrics
     headline = f"accuracy {metrics.get('accuracy', 0):.1%} on labelled tokens"
     if kind.metric != "accuracy" and kind.metric in metrics:
         headline += ", " + kind.metric_label.format(f"{metrics[kind.metric]:.1%}")
+    if "next_sentence_ceiling" in metrics:
+        headline += (
+            f", and {metrics['next_sentence_ceiling']:.1%} at most on these pairs "
+            "(pairs with the same tokens but both labels cannot all be right)"
+        )
     if "confidence" in metrics:
         headline += f"; mean confidence {metrics['confidence']:.1%}"
     if "unigram_accuracy" in metrics:
@@ -102,6 +109,17 @@ def report(console: Console, config: RunConfig, result: RunResult, seconds: floa
     console.print(f"held out: {result.heldout}", soft_wrap=True)
     state = "interrupted; resume with --resume" if result.interrupted else "saved"
     console.print(f"run {state}: {result.directory}", soft_wrap=True)
+
+
+def pair_table(pairs: list[dict]) -> Table:
+    """Held-out sentence pairs, unmasked, with the label and the model's P(B follows A)."""
+    table = Table(title="held-out pairs", title_justify="left", box=None, pad_edge=False)
+    for column in ("A", "B", "label", "P(B follows A)", ""):
+        table.add_column(column)
+    for pair in pairs:
+        label = "0 follows" if pair["label"] == 0 else "1 does not"
+        table.add_row(pair["first"], pair["second"], label, f"{pair['follows']:.2f}", _mark(pair))
+    return table
 
 
 def _mark(sample: dict) -> str:

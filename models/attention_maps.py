@@ -70,7 +70,9 @@ def attention_maps(run: LoadedRun, text: str) -> AttentionMaps:
     for module in (m for modules in attentions.values() for m in modules):
         module.keep_weights = True
     try:
-        memory = None if source is None else model.encode(source, torch.ones_like(source))
+        types = frame.get("token_type_ids")  # the segments of a sentence pair
+        types = None if types is None else types.to(device)
+        memory = None if source is None else model.encode(source, torch.ones_like(source), types)
         if target is not None:
             memory_mask = None if source is None else torch.ones_like(source)
             model.decode(target, None, memory, memory_mask)

@@ -108,9 +108,11 @@ def top_k_fills(
     attention_mask: torch.Tensor,
     positions: torch.Tensor,
     k: int = 5,
+    token_type_ids: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The k likeliest tokens and their probabilities at `positions` (N, 2) of (row, column)."""
-    logits = model.head(model.encode(input_ids, attention_mask))  # (B, T, V)
+    """The k likeliest tokens and their probabilities at `positions` (N, 2) of (row, column).
+    `token_type_ids` (B, T): the segments of sentence pairs, for a model that reads them."""
+    logits = model.head(model.encode(input_ids, attention_mask, token_type_ids))  # (B, T, V)
     chosen = logits[positions[:, 0], positions[:, 1]]  # (N, V)
     probabilities, ids = chosen.softmax(dim=-1).topk(min(k, chosen.shape[-1]), dim=-1)
     return ids, probabilities

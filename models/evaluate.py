@@ -3,6 +3,8 @@ generate, the exact match of free-running outputs, which leakage cannot inflate.
 
     encoder-decoder   decode from [BOS] until [EOS]; exact when it equals the labels
     decoder           continue the first half of each row; exact when it equals the rest
+    sentence pairs    next_sentence_loss and next_sentence_accuracy of the [CLS] head, beside
+                      the token metrics (whose `loss` is then the masked tokens' alone)
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
 from models.decode import greedy_continue, greedy_decode
 from models.transformer import Transformer
@@ -24,13 +27,21 @@ def evaluate(
     was_training = model.training
     model.eval()
     loss_sum, confidence, correct, labelled, exact, rows = 0.0, 0.0, 0, 0, 0, 0
+    pair_loss_sum, pair_correct, pairs = 0.0, 0, 0
     for batch in batches:
         batch = {key: value.to(device) for key, value in batch.items()}
         output = model(batch)
         targets = model.targets(batch["labels"])  # (B, T): what each position is scored on
         has_label = targets != IGNORE_INDEX
         count = int(has_label.sum())
-        loss_sum += float(output.loss) * count
+        loss_sum += float(output.losses["token"] if output.losses else output.loss) * count
+        if output.sentence_logits is not None and "next_sentence_label" in batch:
+            pair_labels = batch["next_sentence_label"]  # (B,)
+            pair_loss_sum += float(
+                F.cross_entropy(output.sentence_logits, pair_labels, reduction="sum")
+            )
+            pair_correct += int((output.sentence_logits.argmax(dim=-1) == pair_labels).sum())
+            pairs += len(pair_labels)
         probabilities = output.logits[has_label].softmax(dim=-1)  # (N, V)
         confidence += float(probabilities.max(dim=-1).values.sum())
         correct += int((probabilities.argmax(dim=-1) == targets[has_label]).sum())
@@ -50,7 +61,42 @@ def evaluate(
     }
     if rows:
         metrics["exact_match"] = exact / rows
+    if pairs:
+        metrics["next_sentence_loss"] = pair_loss_sum / pairs
+        metrics["next_sentence_accuracy"] = pair_correct / pairs
     return metrics
+
+
+def next_sentence_ceiling(batches) -> float:
+    """The best next-sentence accuracy any model can reach on these pairs: rows whose pair has
+    the very same tokens (before masking) and the same boundary cannot get different answers,
+    so each such group scores at most its commoner label. On a text corpus pairs are nearly
+    all distinct and this is about 1; on the alternating sequence a random B often repeats a
+    positive's, and it is about 0.75.
+
+    >>> batch = {
+    ...     "input_ids": torch.tensor([[2, 8, 3, 7, 3], [2, 8, 3, 7, 3], [2, 8, 3, 8, 3]]),
+    ...     "attention_mask": torch.ones(3, 5, dtype=torch.long),
+    ...     "labels": torch.full((3, 5), -100),
+    ...     "token_type_ids": torch.tensor([[0, 0, 0, 1, 1]] * 3),
+    ...     "next_sentence_label": torch.tensor([0, 1, 1]),
+    ... }
+    >>> next_sentence_ceiling([batch])  # rows 0 and 1 are one pair with both labels
+    0.6666666666666666
+    """
+    labels_of: dict[tuple, list[int]] = {}
+    for batch in batches:
+        labels = batch["labels"]
+        original = torch.where(labels != IGNORE_INDEX, labels, batch["input_ids"])  # (B, T)
+        for ids, types, length, label in zip(
+            original.tolist(),
+            batch["token_type_ids"].tolist(),
+            batch["attention_mask"].sum(dim=1).tolist(),
+            batch["next_sentence_label"].tolist(),
+        ):
+            labels_of.setdefault((*ids[:length], *types[:length]), [0, 0])[label] += 1
+    rows = sum(sum(counts) for counts in labels_of.values())
+    return sum(max(counts) for counts in labels_of.values()) / max(rows, 1)
 
 
 def free_running(

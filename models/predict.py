@@ -1,6 +1,7 @@
 """`txdata predict`: a saved run answers one input, as its architecture does.
 
-    encoder            the top-k tokens at each [MASK] (at every position when there is none)
+    encoder            the top-k tokens at each [MASK] (at every position when there is none);
+                       a model of sentence pairs reads "A [SEP] B" and gives P(B follows A) too
     encoder-decoder    a greedy decode of the input; for t5, also the input with each
                        sentinel replaced by the span the model wrote for it
     decoder            a greedy continuation of the input, stopping at [EOS]
@@ -55,9 +56,11 @@ def predict(directory: Path, text: str, k: int = 5, max_new_tokens: int | None =
         output = greedy_continue(run.model, ids, mask, special.eos, max(1, min(length, room)))[0]
         return {**found, "output": tokenizer.decode(output)}
     masked = (ids[0] == special.mask).nonzero().flatten()
-    columns = masked if len(masked) else torch.arange(1, ids.shape[1] - 1)
+    ordinary = ~torch.isin(ids[0], torch.tensor([special.cls, special.sep]))
+    columns = masked if len(masked) else ordinary.nonzero().flatten()
     positions = torch.stack([torch.zeros_like(columns), columns], dim=1)  # (N, 2)
-    top_ids, probabilities = top_k_fills(run.model, ids, mask, positions, k)
+    types = batch.get("token_type_ids")
+    top_ids, probabilities = top_k_fills(run.model, ids, mask, positions, k, types)
     fills = [
         {
             "position": int(column),
@@ -69,6 +72,12 @@ def predict(directory: Path, text: str, k: int = 5, max_new_tokens: int | None =
         }
         for column, candidates, chances in zip(columns, top_ids.tolist(), probabilities.tolist())
     ]
+    if run.model.sentence_head is not None:  # P(B follows A); None when only A was given
+        found["follows"] = None
+        if types is not None and types.any():
+            with torch.no_grad():
+                logits = run.model(batch).sentence_logits  # (1, 2)
+            found["follows"] = round(float(logits.softmax(dim=-1)[0, 0]), 4)
     return {**found, "fills": fills}
 
 

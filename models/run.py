@@ -23,9 +23,9 @@ from models.checkpoint import (
     save_checkpoint,
     write_run_files,
 )
-from models.evaluate import evaluate
+from models.evaluate import evaluate, next_sentence_ceiling
 from models.run_directory import new_run
-from models.samples import sample_predictions
+from models.samples import pair_predictions, sample_predictions
 from models.train import Callbacks, LoopResult, make_optimizer, train_loop
 from models.transformer import build_model
 from txdata.batches import Batches
@@ -46,6 +46,7 @@ class RunResult:
     heldout: str  # what the held-out examples are
     metrics: dict[str, float] = field(default_factory=dict)
     samples: list[dict] = field(default_factory=list)
+    pairs: list[dict] = field(default_factory=list)  # sentence pairs judged, for nsp
     loop: LoopResult | None = None  # token counts and time of this session's steps
 
 
@@ -95,11 +96,17 @@ def _train(
     train_examples, eval_examples, heldout = heldout_split(
         data, config.train.eval_examples, config.train.eval_length
     )
+    kind = config.data.kind
     config = replace(
-        config, model=replace(config.model, vocab_size=data.tokenizer.get_vocab_size())
+        config,
+        model=replace(
+            config.model,
+            vocab_size=data.tokenizer.get_vocab_size(),
+            sentence_pairs=kind.sentence_pairs,
+        ),
     )
     # A resumed run continues with the model it saved; a new one starts from fresh weights.
-    architecture = config.data.kind.architecture
+    architecture = kind.architecture
     model = resumed.model if resumed else build_model(architecture, config.model).to(device)
     optimizer = make_optimizer(model, config.train)
     start = 0
@@ -123,8 +130,8 @@ def _train(
         return epochs[epoch][index]
 
     eval_batches = Batches(eval_examples, collate, size, EVAL_SEED, shuffle=False)
-    kind = config.data.kind
     baseline = unigram_accuracy(train_examples, eval_batches, special) if kind.baseline else None
+    ceiling = next_sentence_ceiling(eval_batches) if kind.sentence_pairs else None
     latest: dict[str, float] = {}
     last_saved = {"step": start}
 
@@ -133,6 +140,8 @@ def _train(
         latest.update(evaluate(model, eval_batches, device, special))
         if baseline is not None:
             latest["unigram_accuracy"] = baseline
+        if ceiling is not None:
+            latest["next_sentence_ceiling"] = ceiling
         with metrics_path.open("a") as handle:
             handle.write(json.dumps({"step": step, **latest}) + "\n")
         return dict(latest)
@@ -155,7 +164,17 @@ def _train(
             where = f"no checkpoint was written in {directory}"
         raise TrainingError(f"{error}; stopped, and {where}") from None
     samples = sample_predictions(model, eval_batches[0], data.tokenizer)
-    return RunResult(directory, loop.step, loop.interrupted, heldout, dict(latest), samples, loop)
+    pairs = pair_predictions(model, eval_batches[0], data.tokenizer) if kind.sentence_pairs else []
+    return RunResult(
+        directory,
+        loop.step,
+        loop.interrupted,
+        heldout,
+        dict(latest),
+        samples,
+        pairs=pairs,
+        loop=loop,
+    )
 
 
 def _keep_metrics_until(path: Path, step: int) -> None:

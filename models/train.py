@@ -25,6 +25,10 @@ class Callbacks:
 
     def on_step(self, step: int, loss: float, lr: float, tokens_per_second: float) -> None: ...
 
+    def on_losses(self, step: int, losses: dict[str, float]) -> None:
+        """Each part of a step's loss, when the model's loss sums several (nsp: "token" and
+        "next_sentence"); called just before `on_step`."""
+
     def on_eval(self, step: int, metrics: dict[str, float]) -> None: ...
 
     def on_checkpoint(self, step: int) -> None: ...
@@ -58,7 +62,7 @@ class LoopResult:
     step: int  # the last finished step
     interrupted: bool  # stopped by Ctrl-C
     tokens_read: int  # real (non-pad) tokens the model read, encoder and decoder
-    loss_tokens: int  # positions that carried a loss (their target is not -100)
+    loss_tokens: int  # predictions that carried a loss: labels not -100, and pair labels
     seconds: float  # spent in training steps, evaluation excluded
 
 
@@ -91,7 +95,8 @@ def train_loop(
             for group in optimizer.param_groups:
                 group["lr"] = lr
             batch = {key: value.to(device) for key, value in batch_at(result.step).items()}
-            loss = model(batch, label_smoothing=config.label_smoothing, logits=False).loss
+            output = model(batch, label_smoothing=config.label_smoothing, logits=False)
+            loss = output.loss
             if not torch.isfinite(loss):
                 raise TrainingError(f"the loss became {loss.item()} at step {result.step + 1}")
             optimizer.zero_grad(set_to_none=True)
@@ -103,7 +108,12 @@ def train_loop(
                 int(value.sum()) for key, value in batch.items() if key.endswith("attention_mask")
             )
             result.loss_tokens += int((model.targets(batch["labels"]) != IGNORE_INDEX).sum())
+            # A pair label is one more prediction with a loss, made at [CLS].
+            if output.sentence_logits is not None and "next_sentence_label" in batch:
+                result.loss_tokens += batch["next_sentence_label"].numel()
             result.seconds += time.perf_counter() - started
+            if output.losses:
+                callbacks.on_losses(step, {k: v.item() for k, v in output.losses.items()})
             callbacks.on_step(step, loss.item(), lr, result.tokens_read / result.seconds)
             if step % config.eval_every == 0 or step == config.steps:
                 callbacks.on_eval(step, evaluate(step))

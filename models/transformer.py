@@ -8,7 +8,8 @@ Dimension legend:
 A `Stack` of `Block`s with two flags does all the work: the encoder is `Stack(causal=False)`,
 the decoder `Stack(causal=True)`, with cross-attention when there is an encoder. `Transformer`
 composes them by architecture. Heads sit outside the core: one LM head, tied to the token
-embedding, serves every architecture.
+embedding, serves every architecture; an encoder that reads sentence pairs (BERT's nsp) adds
+segment embeddings and a sentence head on [CLS].
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ class ModelConfig:
         metadata={"help": "pre LayerNorm (before each sublayer, stable) or post (the paper's)."},
     )
     positional: str = field(default="sinusoidal", metadata={"help": "sinusoidal, learned or none."})
+    # Set by a run whose objective reads sentence pairs (nsp): BERT's segment embeddings and
+    # a next-sentence head on [CLS]. Off, the model has neither, and its weights their names.
+    sentence_pairs: bool = False
 
     def __post_init__(self) -> None:
         for name in ("d_model", "heads", "layers", "d_ff", "max_len"):
@@ -83,6 +87,9 @@ class ModelConfig:
 class Output(NamedTuple):
     logits: torch.Tensor | None  # (B, T, V); None when the model was asked for the loss only
     loss: torch.Tensor | None  # mean cross-entropy over positions whose label is not -100
+    sentence_logits: torch.Tensor | None = None  # (B, 2): [CLS]'s "B follows A" and "it does not"
+    # When `loss` sums several, each of them: {"token": …, "next_sentence": …}.
+    losses: dict[str, torch.Tensor] | None = None
 
 
 def sinusoidal_positions(length: int, width: int) -> torch.Tensor:
@@ -115,12 +122,20 @@ class Embeddings(nn.Module):
         self.register_buffer(
             "table", table if config.positional == "sinusoidal" else None, persistent=False
         )
+        # BERT's token type embedding: segment A (0) or B (1), added like a position.
+        self.segments = nn.Embedding(2, config.d_model) if config.sentence_pairs else None
         self.dropout = nn.Dropout(config.dropout)
         self.max_len = config.max_len
 
-    def forward(self, ids: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        ids: torch.Tensor,
+        positions: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """ids (B, T) -> (B, T, D). `positions` (B, T), 0 … T-1 when not given, lets generation
-        number left-padded prompts from their first real token, and one new token by its place."""
+        number left-padded prompts from their first real token, and one new token by its place.
+        `token_type_ids` (B, T), all 0 when not given, count only with segment embeddings."""
         length = ids.shape[1] if positions is None else int(positions.max()) + 1
         if length > self.max_len:
             raise ConfigError(f"a sequence of {length} tokens exceeds max_len {self.max_len}")
@@ -131,6 +146,10 @@ class Embeddings(nn.Module):
             x = x + self.learned(positions)
         elif self.table is not None:
             x = x + self.table[positions]
+        if self.segments is not None:
+            x = x + self.segments(
+                torch.zeros_like(ids) if token_type_ids is None else token_type_ids
+            )
         return self.dropout(x)
 
 
@@ -246,6 +265,20 @@ class LMHead(nn.Module):
         return total / len(labels)  # NaN when nothing is labelled, as `lm_loss` gives
 
 
+class SentenceHead(nn.Module):
+    """BERT's pooler (dense and tanh on [CLS]'s hidden state) and a 2-way classifier:
+    class 0, B follows A; class 1, it does not (`next_sentence_label`)."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.pooler = nn.Linear(config.d_model, config.d_model)
+        self.classifier = nn.Linear(config.d_model, 2)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        """(B, T, D) -> (B, 2), from position 0, [CLS]."""
+        return self.classifier(torch.tanh(self.pooler(hidden[:, 0])))
+
+
 def lm_loss(logits: torch.Tensor, labels: torch.Tensor, label_smoothing: float = 0.0):
     """Mean cross-entropy where the label is not -100: logits (B, T, V), labels (B, T)."""
     return F.cross_entropy(
@@ -301,10 +334,23 @@ class Transformer(nn.Module):
             cross = architecture == "encoder-decoder"
             self.decoder = Stack(config, causal=True, cross_attention=cross)
         self.head = LMHead(self.embeddings)
+        self.sentence_head = None
+        if config.sentence_pairs:
+            if architecture != "encoder":
+                raise ConfigError(f"sentence pairs need an encoder, not {architecture}")
+            self.sentence_head = SentenceHead(config)
 
-    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """(B, S) -> the encoder's last hidden states (B, S, D): the memory a decoder reads."""
-        return self.encoder(self.embeddings(input_ids), attention_mask)
+    def encode(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """(B, S) -> the encoder's last hidden states (B, S, D): the memory a decoder reads.
+        `token_type_ids` (B, S): each position's segment, for a model of sentence pairs."""
+        return self.encoder(
+            self.embeddings(input_ids, token_type_ids=token_type_ids), attention_mask
+        )
 
     def decode(
         self,
@@ -342,7 +388,9 @@ class Transformer(nn.Module):
         """`logits=False`: the loss only, which is what training needs, and cheaper."""
         labels = batch.get("labels")
         if self.decoder is None:
-            hidden = self.encode(batch["input_ids"], batch["attention_mask"])
+            hidden = self.encode(
+                batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids")
+            )
         elif self.encoder is None:
             hidden = self.decode(batch["input_ids"], batch["attention_mask"])
             labels = None if labels is None else self.targets(labels)
@@ -354,7 +402,32 @@ class Transformer(nn.Module):
                 memory,
                 batch["attention_mask"],
             )
-        return head_output(self.head, hidden, labels, label_smoothing, logits)
+        output = head_output(self.head, hidden, labels, label_smoothing, logits)
+        if self.sentence_head is None:
+            return output
+        return with_sentence_output(
+            output, self.sentence_head(hidden), batch.get("next_sentence_label"), label_smoothing
+        )
+
+
+def with_sentence_output(
+    output: Output,
+    sentence_logits: torch.Tensor,
+    sentence_labels: torch.Tensor | None,
+    label_smoothing: float,
+) -> Output:
+    """`output` with the sentence head's logits (B, 2) and, when there are labels (B,), its
+    loss added to the token loss, as BERT sums them; `losses` keeps each."""
+    if sentence_labels is None:
+        return output._replace(sentence_logits=sentence_logits)
+    sentence_loss = F.cross_entropy(
+        sentence_logits, sentence_labels, label_smoothing=label_smoothing
+    )
+    losses = {"token": output.loss, "next_sentence": sentence_loss}
+    losses = {name: loss for name, loss in losses.items() if loss is not None}
+    return output._replace(
+        loss=sum(losses.values()), sentence_logits=sentence_logits, losses=losses
+    )
 
 
 def build_model(architecture: str, config: ModelConfig) -> Transformer:

@@ -2,8 +2,11 @@
 
 Each model is built from a tiny config in code (nothing is downloaded). Its loss on a txdata
 batch must equal the cross-entropy recomputed by hand from its logits, with the label
-convention of its kind: as they stand for mlm and seq2seq, shifted by one for a causal LM.
+convention of its kind: as they stand for mlm and seq2seq, shifted by one for a causal LM;
+for nsp, the masked tokens' loss plus the next-sentence loss, label 0 meaning "B follows A".
 """
+
+import inspect
 
 import pytest
 import torch
@@ -103,3 +106,45 @@ def test_a_batch_feeds_the_matching_hugging_face_model_unchanged(objective, buil
     by_hand = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX)
     assert (labels != IGNORE_INDEX).any()
     assert torch.allclose(output.loss, by_hand, atol=1e-5), (float(output.loss), float(by_hand))
+
+
+def test_a_sentence_pair_batch_feeds_bert_for_pretraining_and_means_what_it_means_there():
+    torch.manual_seed(0)
+    data = prepare(DataConfig("nsp", SourceConfig("sample:english"), length=24))
+    batch = data.batches(8, seed=0)[0]
+    special = SpecialIds.of(data.tokenizer)
+    config = bert(data.tokenizer.get_vocab_size(), special).config
+    model = transformers.BertForPreTraining(config).eval()
+    with torch.no_grad():
+        output = model(**batch)
+    labels, pairs = batch["labels"], batch["next_sentence_label"]
+    tokens = F.cross_entropy(
+        output.prediction_logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX
+    )
+    sentences = F.cross_entropy(output.seq_relationship_logits, pairs)
+    assert torch.isfinite(output.loss) and 0 < int(pairs.sum()) < len(pairs)
+    assert torch.allclose(output.loss, tokens + sentences, atol=1e-5)
+    # Its head reads class 0 as "B continues A", as our positives are labelled.
+    documented = inspect.getdoc(transformers.BertForPreTraining.forward)
+    assert "0 indicates sequence B is a continuation of sequence A" in documented
+    # And BERT's own tokenizer lays out a pair as we do: [CLS] A [SEP] B [SEP], segment ids 0
+    # through the first [SEP], 1 after, 0 on padding.
+    hf = transformers.BertTokenizer(vocab=data.tokenizer.get_vocab(with_added_tokens=True))
+    original = torch.where(labels != IGNORE_INDEX, labels, batch["input_ids"])  # (B, T)
+    words = [data.tokenizer.id_to_token(i) for i in original.flatten().tolist()]
+    assert not any(w.startswith("##") for w in words), "whole words only, to write them out"
+    types = batch["token_type_ids"]
+    first = [row[1 : t.index(1) - 1] for row, t in zip(original.tolist(), types.tolist())]
+    second = [
+        row[t.index(1) : int(n) - 1]
+        for row, t, n in zip(original.tolist(), types.tolist(), batch["attention_mask"].sum(1))
+    ]
+    theirs = hf(
+        [" ".join(map(data.tokenizer.id_to_token, ids)) for ids in first],
+        [" ".join(map(data.tokenizer.id_to_token, ids)) for ids in second],
+        padding=True,
+        return_tensors="pt",
+    )
+    assert torch.equal(theirs["input_ids"], original)
+    assert torch.equal(theirs["token_type_ids"], types)
+    assert torch.equal(theirs["attention_mask"], batch["attention_mask"])

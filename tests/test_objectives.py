@@ -43,7 +43,8 @@ def test_each_objective_declares_itself(name):
     assert objective.name == name and objective.summary and objective.architecture in ARCHITECTURES
     assert dataclasses.is_dataclass(objective.Options)
     assert objective.batch_size >= 1 and objective.reserved >= 0
-    assert set(objective.columns) <= {"input", "decoder_input", "chosen", "hid", "label", "next"}
+    columns = {"input", "decoder_input", "chosen", "hid", "label", "next", "segment"}
+    assert set(objective.columns) <= columns
     assert objective.__doc__ or objective.__module__, "a docstring with a literal example"
     assert (OBJECTIVES[name].__module__.rsplit(".", 1)[-1]) == name
 

@@ -48,6 +48,9 @@ class Objective:
     metric_label: ClassVar[str] = "accuracy {} on labelled tokens"  # {}: the figure
     baseline: ClassVar[bool] = False  # report the commonest-token baseline beside the metric
     columns: ClassVar[tuple[str, ...]] = ("input", "label")  # what show prints per position
+    # Rows are pairs `[CLS] A [SEP] B [SEP]` with a `next_sentence_label`: the model gets
+    # segment embeddings and a sentence head on [CLS] (BERT's pretraining, nsp).
+    sentence_pairs: ClassVar[bool] = False
 
     def __init__(
         self,
