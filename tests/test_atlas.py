@@ -39,8 +39,11 @@ def test_a_panel_shows_the_real_tokens_read_and_every_scored_position_with_its_t
             assert found.reads["decoder"] == ["[BOS]", *found.targets[:-1]]
             assert found.targets == [token(i) for i in labels[labels != IGNORE_INDEX].tolist()]
         else:
+            scored = data.objective.loss_positions(batch)[row][mask == 1].tolist()
+            whole = [f"{k.split('_')[0]}={int(v[row])}" for k, v in batch.items() if v.dim() == 1]
             assert found.targets == [
-                None if i == IGNORE_INDEX else token(i) for i in labels[mask == 1].tolist()
+                token(i) if i != IGNORE_INDEX else ", ".join(whole) if is_scored else None
+                for i, is_scored in zip(labels[mask == 1].tolist(), scored)
             ]
 
 

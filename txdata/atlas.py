@@ -7,7 +7,8 @@ answers only those, for the first example of a batch:
   or a decoder alone reading `input_ids`), real positions only;
 - which positions of the stream that predicts carry a loss, and the token each is scored on
   (`Objective.targets`: a decoder alone is scored on the next token);
-- any label of the whole example (nsp's `next_sentence_label`).
+- any label of the whole example (nsp's `next_sentence_label`, which scores `[CLS]`: the
+  grid shows it there as `next=0`).
 
 `txdata show --mode all` on the alternating source (seed 0), two of its grids:
 
@@ -78,13 +79,21 @@ def panel(
         real = batch[mask_key][row] == 1  # (T,)
         reads[stream] = [tokenizer.id_to_token(i) for i in batch[ids_key][row][real].tolist()]
     predicts = list(reads)[-1]
-    targets = objective.targets(batch)[row][: len(reads[predicts])].tolist()
+    width = len(reads[predicts])
+    targets = objective.targets(batch)[row][:width].tolist()
+    scored = objective.loss_positions(batch)[row][:width].tolist()
+    example_labels = {key: int(value[row]) for key, value in batch.items() if value.dim() == 1}
+    # A position scored on a label of the whole example (nsp's [CLS]) shows it, shortly.
+    whole = ", ".join(f"{key.split('_')[0]}={value}" for key, value in example_labels.items())
     return Panel(
         name=objective.name,
         summary=objective.summary,
         architecture=objective.architecture,
         reads=reads,
         predicts=predicts,
-        targets=[None if t == IGNORE_INDEX else tokenizer.id_to_token(t) for t in targets],
-        example_labels={key: int(value[row]) for key, value in batch.items() if value.dim() == 1},
+        targets=[
+            None if not is_scored else whole if t == IGNORE_INDEX else tokenizer.id_to_token(t)
+            for t, is_scored in zip(targets, scored)
+        ],
+        example_labels=example_labels,
     )
