@@ -106,6 +106,11 @@ def test_true_pairs_cover_each_document_once_in_order(wide_tokenizer, docs, leng
     assert [p for a, b in pairs for p in a + b] == expected
     owner = {p: d for d, (doc, s) in enumerate(zip(docs, starts)) for p in range(s, s + sum(doc))}
     assert rows["document"] == [owner[a[0]] for a, _ in pairs]
+    # Each token is a word here: word ids rise by one along a pair, sentence after sentence.
+    for words, a in zip(rows["word_ids"], rows["a_length"]):
+        inside = words[1 : a + 1] + words[a + 2 : -1]
+        assert inside == list(range(inside[0], inside[0] + len(inside)))
+        assert words[0] == words[a + 1] == words[-1] == -1
     # A sentence longer than a row holds is cut, so a pair holds at most three rows' worth:
     # a chunk just short of full, one more sentence, and a lone last one that joined it.
     assert all(len(ids) <= 3 * (length - 3) + 3 for ids in rows["input_ids"])
@@ -212,7 +217,8 @@ def test_masking_never_chooses_cls_sep_or_padding():
     batch = nsp.collate(rows, torch.Generator().manual_seed(0))
     special = nsp.special
     ids, labels = batch["input_ids"], batch["labels"]
-    is_special = torch.isin(ids, torch.tensor([special.cls, special.sep, special.pad]))
+    original = torch.where(labels != IGNORE_INDEX, labels, ids)
+    is_special = torch.isin(original, torch.tensor([special.cls, special.sep, special.pad]))
     # Every ordinary token chosen (probability 1) and masked; no special one ever.
     assert ((ids == special.mask) == ~is_special).all()
     assert (labels[is_special] == IGNORE_INDEX).all() and (
