@@ -368,3 +368,16 @@ def test_show_prints_segments_and_the_pair_label_as_the_docstring_does():
     assert "example 0: next_sentence_label 0, B follows A" in table
     assert "token_type" in table and "label 1 on 0 of 2 pairs" in table
     assert "another window's B continues A all the same" in table
+
+
+def test_train_reports_both_accuracies_the_pairs_and_why_the_ceiling_is_low(tmp_path):
+    result = runner.invoke(
+        app,
+        ["train", "--mode", "nsp", "--steps", "2", "--count", "32", "--d-model", "16",
+         "--heads", "2", "--no-plots", "--out", str(tmp_path / "run")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "held-out pairs" in text and "P(B follows A)" in text
+    assert "accuracy" in text and "next-sentence accuracy" in text
+    assert "at most on these pairs (a random B from a window of A's phase continues A" in text
