@@ -94,10 +94,10 @@ def report(console: Console, config: RunConfig, result: RunResult, seconds: floa
     if kind.metric != "accuracy" and kind.metric in metrics:
         headline += ", " + kind.metric_label.format(f"{metrics[kind.metric]:.1%}")
     if "next_sentence_ceiling" in metrics:
-        headline += (
-            f", and {metrics['next_sentence_ceiling']:.1%} at most on these pairs "
-            "(pairs with the same tokens but both labels cannot all be right)"
-        )
+        why = "pairs with the same tokens but both labels cannot all be right"
+        if config.data.source.source == "alternating":
+            why = "a random B from a window of A's phase continues A all the same"
+        headline += f", and {metrics['next_sentence_ceiling']:.1%} at most on these pairs ({why})"
     if "confidence" in metrics:
         headline += f"; mean confidence {metrics['confidence']:.1%}"
     if "unigram_accuracy" in metrics:

@@ -106,6 +106,11 @@ def test_true_pairs_cover_each_document_once_in_order(wide_tokenizer, docs, leng
     assert [p for a, b in pairs for p in a + b] == expected
     owner = {p: d for d, (doc, s) in enumerate(zip(docs, starts)) for p in range(s, s + sum(doc))}
     assert rows["document"] == [owner[a[0]] for a, _ in pairs]
+    # Each token is a word here: word ids rise by one along a pair, sentence after sentence.
+    for words, a in zip(rows["word_ids"], rows["a_length"]):
+        inside = words[1 : a + 1] + words[a + 2 : -1]
+        assert inside == list(range(inside[0], inside[0] + len(inside)))
+        assert words[0] == words[a + 1] == words[-1] == -1
     # A sentence longer than a row holds is cut, so a pair holds at most three rows' worth:
     # a chunk just short of full, one more sentence, and a lone last one that joined it.
     assert all(len(ids) <= 3 * (length - 3) + 3 for ids in rows["input_ids"])
@@ -212,7 +217,8 @@ def test_masking_never_chooses_cls_sep_or_padding():
     batch = nsp.collate(rows, torch.Generator().manual_seed(0))
     special = nsp.special
     ids, labels = batch["input_ids"], batch["labels"]
-    is_special = torch.isin(ids, torch.tensor([special.cls, special.sep, special.pad]))
+    original = torch.where(labels != IGNORE_INDEX, labels, ids)
+    is_special = torch.isin(original, torch.tensor([special.cls, special.sep, special.pad]))
     # Every ordinary token chosen (probability 1) and masked; no special one ever.
     assert ((ids == special.mask) == ~is_special).all()
     assert (labels[is_special] == IGNORE_INDEX).all() and (
@@ -362,3 +368,16 @@ def test_show_prints_segments_and_the_pair_label_as_the_docstring_does():
     assert "example 0: next_sentence_label 0, B follows A" in table
     assert "token_type" in table and "label 1 on 0 of 2 pairs" in table
     assert "another window's B continues A all the same" in table
+
+
+def test_train_reports_both_accuracies_the_pairs_and_why_the_ceiling_is_low(tmp_path):
+    result = runner.invoke(
+        app,
+        ["train", "--mode", "nsp", "--steps", "2", "--count", "32", "--d-model", "16",
+         "--heads", "2", "--no-plots", "--out", str(tmp_path / "run")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "held-out pairs" in text and "P(B follows A)" in text
+    assert "accuracy" in text and "next-sentence accuracy" in text
+    assert "at most on these pairs (a random B from a window of A's phase continues A" in text

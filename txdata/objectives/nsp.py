@@ -117,10 +117,12 @@ class NextSentence(MaskedLM):
         rows: dict[str, list] = {"input_ids": [], "word_ids": [], "a_length": [], "document": []}
         cls, sep = self.special.cls, self.special.sep
         for document, count in zip(indices, map(len, sentences)):
+            document_encodings = [next(encodings) for _ in range(count)]
+            words = numbered_words([encoding.word_ids for encoding in document_encodings])
             units = [
                 piece
-                for encoding in (next(encodings) for _ in range(count))
-                for piece in pieces(encoding.ids, encoding.word_ids, budget)
+                for encoding, sentence_words in zip(document_encodings, words)
+                for piece in pieces(encoding.ids, sentence_words, budget)
             ]
             for a, b in document_pairs(units, budget):
                 (a_ids, a_words), (b_ids, b_words) = a, b
@@ -236,14 +238,28 @@ def flatten(rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
     return values, np.cumsum(lengths) - lengths, lengths
 
 
-def pieces(ids: list[int], word_ids: list[int | None], budget: int) -> list[tuple[list, list]]:
+def numbered_words(sentences: list[list[int | None]]) -> list[list[int]]:
+    """The word ids of a document's sentences (the tokenizer's, from 0 in each), numbered on
+    along the document: two sentences never share a word, and a word that a cut into pieces
+    splits keeps one id.
+
+    >>> numbered_words([[0, 0, 1, None], [0], [0, 1]])
+    [[0, 0, 1, -1], [2], [3, 4]]
+    """
+    numbered, offset = [], 0
+    for word_ids in sentences:
+        numbered.append([NO_WORD if word is None else word + offset for word in word_ids])
+        offset += 1 + max((word for word in word_ids if word is not None), default=-1)
+    return numbered
+
+
+def pieces(ids: list[int], words: list[int], budget: int) -> list[tuple[list, list]]:
     """A sentence's (ids, word ids); longer than `budget` tokens, cut into as few pieces of
     even length as fit (11 tokens in 9: 6 and 5, not 9 and a stub of 2).
 
-    >>> pieces([11, 12, 13, 14, 15], [0, 0, 1, 2, None], budget=4)
+    >>> pieces([11, 12, 13, 14, 15], [0, 0, 1, 2, -1], budget=4)
     [([11, 12], [0, 0]), ([13, 14, 15], [1, 2, -1])]
     """
-    words = [NO_WORD if word is None else word for word in word_ids]
     ends = np.linspace(0, len(ids), -(-len(ids) // budget) + 1).round().astype(int)
     return [(ids[i:j], words[i:j]) for i, j in zip(ends[:-1].tolist(), ends[1:].tolist())]
 
@@ -255,10 +271,9 @@ def document_pairs(
 
     Sentences fill a chunk until it holds `budget` tokens and two sentences; a lone last one
     joins the chunk before. A chunk splits at the sentence boundary nearest its middle; a
-    document of one sentence, in the middle of its tokens (none if it has one token). Word ids
-    are renumbered along the chunk, so that two sentences never share a word.
+    document of one sentence, in the middle of its tokens (none if it has one token).
 
-    >>> units = [([11, 12], [0, 1]), ([13], [0]), ([14, 15, 16], [0, 1, 1]), ([17], [0])]
+    >>> units = [([11, 12], [0, 1]), ([13], [2]), ([14, 15, 16], [3, 4, 4]), ([17], [5])]
     >>> [(a[0], b[0]) for a, b in document_pairs(units, budget=3)]
     [([11, 12], [13]), ([14, 15, 16], [17])]
     >>> document_pairs([([11, 12, 13], [0, 1, 2])], budget=9)
@@ -279,8 +294,7 @@ def document_pairs(
     for chunk in chunks:
         ids, words, boundaries = [], [], []
         for unit_ids, unit_words in chunk:
-            offset = max(words, default=NO_WORD) + 1
-            words += [NO_WORD if w == NO_WORD else w + offset for w in unit_words]
+            words += unit_words
             ids += unit_ids
             boundaries.append(len(ids))
         if len(chunk) > 1:
