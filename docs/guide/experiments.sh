@@ -31,6 +31,10 @@ run masks txdata masks --mode both --batch-size 2 --length 8 --png docs/guide/im
 
 # 4. The two kinds of training data
 run show-both txdata show --mode both --batch-size 1
+run atlas txdata show --mode all --png docs/atlas.png
+run objectives-alternating python docs/guide/objectives.py
+run objectives-english python docs/guide/objectives.py --source sample:english --length 32 \
+  --steps 600
 run compare-alternating txdata compare --out runs/guide/compare-alternating
 run compare-english txdata compare --source sample:english --length 32 --steps 600 \
   --out runs/guide/compare-english
