@@ -17,6 +17,7 @@ import torch
 from models.attention_maps import attention_maps
 from models.checkpoint import load_run
 from models.mask_views import MaskGrid
+from txdata.atlas import Panel
 from txdata.errors import RunError
 from txdata.files import atomic_path
 
@@ -66,6 +67,89 @@ def masks_png(grids: list[tuple[str, MaskGrid]], path: Path, title: str = "") ->
     figure.legend(handles=legend, loc="outside lower center", ncols=3, frameon=False)
     figure.suptitle(title)
     return _save(figure, path)
+
+
+ATLAS_COLOURS = {
+    "scored": "#c7e9c0",  # a position of the predicting stream that carries a loss
+    "hidden": "#fbb4c9",  # [MASK] or a sentinel: what the model sees in place of tokens
+    "special": "#eeeeee",
+    "plain": "#ffffff",
+}
+
+
+def atlas_png(panels: list[Panel], path: Path, source: str) -> Path:
+    """The atlas as one picture: a panel per objective, a row of token boxes per stream, the
+    positions that carry a loss in green with their targets written under them."""
+    plt, _ = _pyplot()
+    from matplotlib.patches import FancyBboxPatch, Patch
+
+    rows = sum(len(p.reads) + 2 for p in panels)  # streams, "scored on", the title
+    widest = max(_row_width(tokens) for p in panels for tokens in p.reads.values())
+    figure = plt.figure(figsize=(1.6 + 0.11 * widest, 0.36 * rows + 0.9))
+    axis = figure.add_axes((0, 0.06, 1, 0.86))
+    axis.set_xlim(-15, widest + 1)
+    axis.set_ylim(-rows, 0.6)
+    axis.axis("off")
+    y = 0.0
+    for panel in panels:
+        scored = f"{panel.scored} of {panel.tokens_read} tokens read scored"
+        labels = "".join(f", {key} = {value}" for key, value in panel.example_labels.items())
+        axis.text(-15, y, f"{panel.name}", fontsize=10, fontweight="bold", va="center")
+        axis.text(
+            -7, y, f"{panel.architecture} · {scored}{labels}", fontsize=8, va="center", color="#555"
+        )
+        y -= 1
+        for stream, tokens in panel.reads.items():
+            axis.text(-15, y, f"{stream} reads", fontsize=8, va="center")
+            targets = panel.targets if stream == panel.predicts else [None] * len(tokens)
+            x = 0.0
+            for token, target in zip(tokens, targets):
+                width = _box_width(token, target)
+                colour = _atlas_colour(token, target)
+                axis.add_patch(
+                    FancyBboxPatch(
+                        (x + 0.15, y - 0.38), width - 0.3, 0.76,
+                        boxstyle="round,pad=0,rounding_size=0.15",
+                        facecolor=colour, edgecolor="#999999", linewidth=0.6,
+                    )
+                )  # fmt: skip
+                axis.text(x + width / 2, y, token, fontsize=7, ha="center", va="center")
+                if target is not None:
+                    axis.text(
+                        x + width / 2, y - 1, target, fontsize=7, ha="center", va="center",
+                        color="#006d2c", fontweight="bold",
+                    )  # fmt: skip
+                x += width
+            y -= 1
+        axis.text(-15, y, "scored on", fontsize=8, va="center", color="#006d2c")
+        y -= 1
+    legend = [
+        Patch(facecolor=ATLAS_COLOURS["scored"], edgecolor="#999", label="carries a loss"),
+        Patch(facecolor=ATLAS_COLOURS["hidden"], edgecolor="#999", label="[MASK] or sentinel"),
+        Patch(facecolor=ATLAS_COLOURS["special"], edgecolor="#999", label="special token"),
+    ]
+    figure.legend(handles=legend, loc="lower center", ncols=3, frameon=False, fontsize=8)
+    figure.suptitle(f"One example of {source} under each objective", fontsize=11)
+    return _save(figure, path)
+
+
+def _box_width(token: str, target: str | None) -> float:
+    """Units of a token's box: room for the longer of the token and its target."""
+    return max(2.0, 0.9 * max(len(token), len(target or "")) + 0.8)
+
+
+def _row_width(tokens: list[str]) -> float:
+    return sum(_box_width(token, None) for token in tokens) + 12  # targets may be wider
+
+
+def _atlas_colour(token: str, target: str | None) -> str:
+    if target is not None:
+        return ATLAS_COLOURS["scored"]
+    if token == "[MASK]" or token.startswith("<extra_id_"):
+        return ATLAS_COLOURS["hidden"]
+    if token.startswith("[") and token.endswith("]"):
+        return ATLAS_COLOURS["special"]
+    return ATLAS_COLOURS["plain"]
 
 
 def plot_metrics(run_dir: Path, png_path: Path) -> Path:

@@ -28,7 +28,8 @@ def predict(
         o.Format.table
     ),
 ) -> None:
-    """Greedy decode (seq2seq), continuation (clm), or the top-k tokens per [MASK] (mlm)."""
+    """Greedy decode (seq2seq; t5 also restores its sentinels), continuation (clm), or the
+    top-k tokens per [MASK] (mlm)."""
     result = run_prediction(run, text, top_k, max_new_tokens)
     if format is o.Format.json:
         typer.echo(json.dumps(result))
@@ -36,6 +37,8 @@ def predict(
     console = make_console()
     if result["architecture"] == "encoder-decoder":
         console.print(f"{result['input']}  →  [bold]{result['output']}[/]")
+        if "reconstruction" in result:
+            console.print(f"restored: [bold]{result['reconstruction']}[/]")
         return
     if result["architecture"] == "decoder":
         console.print(f"{result['input']} [bold]{result['output']}[/]")

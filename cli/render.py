@@ -33,12 +33,13 @@ def mlm_choice(input_id: int, label: int, mask_id: int) -> str:
 def batch_json(
     batch: dict[str, torch.Tensor], tokenizer: Tokenizer, mode: str, source: str, seed: int
 ) -> dict:
-    """`txdata show --format json`. Token strings of -100 labels are null."""
+    """`txdata show --format json`. Token strings of -100 labels are null. A bart batch adds
+    `hidden_lengths`: per input position, the tokens its [MASK] hid, -1 where there is none."""
     tokens = {
         key: [[None if i == IGNORE_INDEX else tokenizer.id_to_token(i) for i in row] for row in ids]
         for key, ids in ((k, batch[k].tolist()) for k in TOKEN_KEYS if k in batch)
     }
-    return {
+    document = {
         "mode": mode,
         "source": source,
         "seed": seed,
@@ -47,6 +48,9 @@ def batch_json(
         "special_tokens": SpecialIds.of(tokenizer).as_dict(),
         "vocab_size": tokenizer.get_vocab_size(),
     }
+    if hasattr(batch, "hidden_lengths"):
+        document["hidden_lengths"] = batch.hidden_lengths.tolist()
+    return document
 
 
 def example_table(
@@ -75,6 +79,10 @@ def example_table(
                 )
                 cells.append(Text(choice, style=STYLES.get(choice, "")))
                 cells[1].stylize(STYLES.get(choice, ""))
+            elif column == "hid":
+                hid = _hidden(batch, row, pos)
+                cells.append(hid)
+                cells[1].stylize(hid.style)
             elif column == "next":
                 cells.append(_label(batch, row, pos + 1, tokenizer, blank="-"))
             else:
@@ -87,6 +95,7 @@ COLUMN_TITLES = {
     "input": ("input_ids", "attn"),
     "decoder_input": ("decoder_input_ids", "dec attn"),
     "chosen": ("chosen",),
+    "hid": ("hid",),
     "label": ("labels",),
     "next": ("scored on (next label)",),
 }
@@ -116,6 +125,14 @@ def _cells(batch, key: str, mask_key: str, row: int, pos: int, tokenizer: Tokeni
     token = tokenizer.id_to_token(int(batch[key][row, pos]))
     attended = int(batch[mask_key][row, pos])
     return [Text(token, style="" if attended else "dim"), Text(str(attended), style="dim")]
+
+
+def _hidden(batch, row: int, pos: int) -> Text:
+    """How many tokens the [MASK] at input position `pos` hid (bart's `hidden_lengths`)."""
+    hidden = batch.hidden_lengths
+    if pos >= hidden.shape[1] or hidden[row, pos] < 0:
+        return Text("")
+    return Text(str(int(hidden[row, pos])), style=STYLES["[MASK]"])
 
 
 def _label(batch, row: int, pos: int, tokenizer: Tokenizer, blank: str = "") -> Text:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from cli import options as o
+from cli.atlas import atlas_summary, atlas_tables
 from cli.errors import reports_errors
 from cli.render import (
     batch_json,
@@ -18,6 +21,8 @@ from cli.render import (
 )
 from cli.render import console as make_console
 from txdata import prepare
+from txdata.atlas import panel
+from txdata.objectives import ARCHITECTURES
 from txdata.objectives.registry import ALIASES, objective_names
 from txdata.side_by_side import side_by_side
 
@@ -33,30 +38,56 @@ def show(
     format: Annotated[o.Format, typer.Option(help="table for people, json for scripts.")] = (
         o.Format.table
     ),
+    png: Annotated[
+        Path | None, typer.Option(help="Also draw the atlas of the objectives to this PNG.")
+    ] = None,
 ) -> None:
-    """Print the first batch that an objective builds from a source (`--mode both`: the same
-    source as seq2seq and as mlm, side by side; `--mode all`: every objective in turn)."""
+    """Print the first batch that an objective builds from a source. Several objectives
+    (`--mode all`, or `t5,mlm`): the atlas, one example under each, what the model reads and
+    what each position is scored on. `--mode both`: seq2seq and mlm of one source, aligned."""
     source = ctx.params["source"]
     names = objective_names(mode)
-    if names == list(ALIASES["both"]):
+    if names == list(ALIASES["both"]) and png is None:
         show_both(ctx, source, batch_size, seed, epoch, format)
         return
     batches = {}
     for name in names:
         data = prepare(o.data_config(ctx.params, name))
         batches[name] = (data, data.batches(batch_size, seed=seed, epoch=epoch, shuffle=False)[0])
+    panels = [panel(data.objective, batch, data.tokenizer) for data, batch in batches.values()]
+    # Encoders first, then encoder-decoders, then decoders: alike objectives side by side.
+    panels.sort(key=lambda p: ARCHITECTURES.index(p.architecture))
     if format is o.Format.json:
         documents = [
             batch_json(batch, data.tokenizer, name, source, seed)
             for name, (data, batch) in batches.items()
         ]
-        typer.echo(json.dumps(documents[0] if len(names) == 1 else combined(mode, documents)))
+        if len(names) == 1:
+            typer.echo(json.dumps(documents[0]))
+            return
+        atlas = {p.name: dataclasses.asdict(p) for p in panels}
+        typer.echo(json.dumps({**combined(mode, documents), "atlas": atlas}))
         return
+    if png is not None:
+        from cli.figures import atlas_png  # matplotlib: only when a picture is asked for
+
+        saved = atlas_png(panels, png, source)
+        typer.echo(f"atlas saved: {saved}")
     console = make_console()
+    if len(names) > 1:
+        console.print(
+            f"One example of {source} under each objective: what each stack reads, and the "
+            "token each position is scored on (· where it carries no loss).",
+            style="bold",
+        )
+        for grid in atlas_tables(panels, console.width):
+            console.print()
+            console.print(grid)
+        console.print()
+        console.print(atlas_summary(panels))
+        return
     for name, (data, batch) in batches.items():
         objective = data.objective
-        if len(names) > 1:
-            console.rule(f"[bold]{name}[/]: {objective.summary}")
         for row in range(batch["input_ids"].shape[0]):
             console.print(example_table(batch, row, data.tokenizer, type(objective)))
             console.print(loss_summary(batch, type(objective), row), style="dim")

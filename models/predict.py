@@ -1,7 +1,8 @@
 """`txdata predict`: a saved run answers one input, as its architecture does.
 
     encoder            the top-k tokens at each [MASK] (at every position when there is none)
-    encoder-decoder    a greedy decode of the input
+    encoder-decoder    a greedy decode of the input; for t5, also the input with each
+                       sentinel replaced by the span the model wrote for it
     decoder            a greedy continuation of the input, stopping at [EOS]
 
 Example (on a trained run)::
@@ -42,7 +43,13 @@ def predict(directory: Path, text: str, k: int = 5, max_new_tokens: int | None =
     length = max_new_tokens or run.config.data.length
     if objective.architecture == "encoder-decoder":
         output = greedy_decode(run.model, ids, mask, special.bos, special.eos, length)[0]
-        return {**found, "output": tokenizer.decode(output)}
+        output = output[: output.index(special.eos)] if special.eos in output else output
+        # Special tokens stay visible: t5's output is sentinels, each followed by its span.
+        found["output"] = tokenizer.decode(output, skip_special_tokens=False)
+        restored = objective.reconstruct(ids[0].tolist(), output)
+        if restored is not None:
+            found["reconstruction"] = tokenizer.decode(restored, skip_special_tokens=False)
+        return found
     if objective.architecture == "decoder":
         room = run.config.model.max_len - ids.shape[1]  # positions the model can still read
         output = greedy_continue(run.model, ids, mask, special.eos, max(1, min(length, room)))[0]

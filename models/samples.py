@@ -30,13 +30,25 @@ def sample_predictions(
     reads, outputs, expected = free_running(model, batch, special)
     return [
         {
-            "input": tokenizer.decode(read),
+            "input": _readable(tokenizer, read, special),
             "target": tokenizer.decode(target),
             "prediction": tokenizer.decode(output),
             "correct": output == target,
         }
         for read, output, target in zip(reads, outputs, expected)
     ]
+
+
+def _readable(tokenizer: Tokenizer, ids: list[int], special: SpecialIds) -> str:
+    """The text a model read, its [MASK]s and sentinels kept: they say where it must write.
+
+    >>> from txdata.tokenizer import alternating_tokenizer
+    >>> tokenizer = alternating_tokenizer("1 0")
+    >>> _readable(tokenizer, [8, 4, 8, 6], SpecialIds.of(tokenizer))
+    '1 [MASK] 1'
+    """
+    frame = {special.pad, special.cls, special.sep, special.bos, special.eos}
+    return tokenizer.decode([i for i in ids if i not in frame], skip_special_tokens=False)
 
 
 def _fills(model: Transformer, batch: dict[str, torch.Tensor], tokenizer: Tokenizer) -> list[dict]:

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.attention import KVCache, MultiHeadAttention, causal_mask, may_attend, padding_mask
+from txdata.collate import next_token_labels
 from txdata.errors import ConfigError
 from txdata.memory import check_fits
 from txdata.objectives import ARCHITECTURES
@@ -268,16 +269,6 @@ def head_output(
         return Output(None, head.loss(hidden, labels, label_smoothing))
     values = head(hidden)
     return Output(values, None if labels is None else lm_loss(values, labels, label_smoothing))
-
-
-def next_token_labels(labels: torch.Tensor) -> torch.Tensor:
-    """A decoder-only model's labels, shifted inside the model as Hugging Face causal LMs do:
-    position t is scored against the token at t + 1, and the last position against nothing.
-
-    >>> next_token_labels(torch.tensor([[5, 6, 7, -100]]))  # `labels` = input_ids, -100 on pad
-    tensor([[   6,    7, -100, -100]])
-    """
-    return F.pad(labels[:, 1:], (0, 1), value=IGNORE_INDEX)
 
 
 class Transformer(nn.Module):

@@ -6,6 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
+from txdata.objectives import OBJECTIVES
 
 runner = CliRunner()
 
@@ -137,7 +138,7 @@ def bad_files(tmp_path):
 
 
 BAD_INPUTS = [
-    (["--mode", "gpt"], "unknown mode 'gpt': choose clm, mlm, seq2seq"),
+    (["--mode", "gpt"], f"unknown mode 'gpt': choose {', '.join(OBJECTIVES)}"),
     (["--source", "sample:nope"], "unknown sample 'nope': choose sample:english, sample:numbers"),
     (["--source", "{tmp}/missing.txt"], "no such file: {tmp}/missing.txt"),
     (["--source", "{tmp}"], "{tmp} is a directory, not a corpus file"),

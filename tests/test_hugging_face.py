@@ -85,6 +85,7 @@ MODELS = [
     ("seq2seq", bart, False),
     ("clm", gpt2, True),
     ("t5", t5, False),
+    ("bart", bart, False),
 ]
 
 

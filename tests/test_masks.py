@@ -180,7 +180,7 @@ def test_png_is_written(story, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--mode", "gpt"], "unknown mode 'gpt': choose clm, mlm, seq2seq"),
+        (["--mode", "gpt"], f"unknown mode 'gpt': choose {', '.join(OBJECTIVES)}"),
         (["--example", "4"], "example 4 is not in a batch of 4"),
         (["--count", "2", "--example", "3"], "seq2seq has only 2 examples"),
     ],

@@ -43,7 +43,7 @@ def test_each_objective_declares_itself(name):
     assert objective.name == name and objective.summary and objective.architecture in ARCHITECTURES
     assert dataclasses.is_dataclass(objective.Options)
     assert objective.batch_size >= 1 and objective.reserved >= 0
-    assert set(objective.columns) <= {"input", "decoder_input", "chosen", "label", "next"}
+    assert set(objective.columns) <= {"input", "decoder_input", "chosen", "hid", "label", "next"}
     assert objective.__doc__ or objective.__module__, "a docstring with a literal example"
     assert (OBJECTIVES[name].__module__.rsplit(".", 1)[-1]) == name
 

@@ -172,6 +172,7 @@ def test_inputs_and_labels_interleave_back_into_the_chunk_with_sentinels_in_orde
         assert eos not in inputs[:-1] + targets[:-1]
         assert len(targets) == noise + spans + 1
         assert reconstruct(inputs, targets, set(sentinels)) == chunk
+        assert t5.reconstruct(inputs, targets) == chunk  # what `predict` prints
 
 
 @settings(max_examples=100, deadline=None)
@@ -272,6 +273,32 @@ def test_predict_frames_the_users_sentinels_then_eos():
     frame = t5.frame(ids)["input_ids"][0].tolist()
     special = SpecialIds.of(t5.tokenizer)
     assert frame == [*ids, special.eos] and t5.tokenizer.token_to_id("<extra_id_0>") in frame
+
+
+def test_a_sentinel_the_output_never_wrote_stays_in_the_reconstruction():
+    t5 = objective(40)
+    tokens = t5.tokenizer.token_to_id
+    w0, w1, s0, s1, eos = (tokens(t) for t in ("w0", "w1", "<extra_id_0>", "<extra_id_1>", "[EOS]"))
+    # The output fills span 0, then ends: span 1 stays a visible gap; after [EOS], nothing.
+    assert t5.reconstruct([w1, s0, w1, s1, eos], [s0, w0, w0, eos, s1, w1]) == [w1, w0, w0, w1, s1]
+    # Tokens the output wrote before any sentinel belong to no span.
+    assert t5.reconstruct([w1, s0, eos], [w0, s0, w1, eos]) == [w1, w1]
+
+
+def test_predict_prints_the_spans_with_their_sentinels_and_the_restored_input(tmp_path):
+    run = tmp_path / "t5"
+    trained = CliRunner().invoke(app, ["train", "--mode", "t5", "--steps", "20", "--out", str(run)])
+    assert trained.exit_code == 0, trained.output
+    text = "1 0 1 <extra_id_0> 0 1 0"
+    result = CliRunner().invoke(app, ["predict", text, "--run", str(run), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.stdout)
+    t5 = prepare(DataConfig(objective="t5")).objective
+    encode = t5.tokenizer.encode
+    output = encode(found["output"], add_special_tokens=False).ids
+    restored = t5.reconstruct(encode(text, add_special_tokens=False).ids, output)
+    assert "[EOS]" not in found["output"]
+    assert found["reconstruction"] == t5.tokenizer.decode(restored, skip_special_tokens=False)
 
 
 def test_show_prints_sentinels_in_the_inputs_and_the_labels():

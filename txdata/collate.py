@@ -45,6 +45,29 @@ def pad_right(
     return torch.from_numpy(padded), torch.from_numpy(attention_mask.astype(np.int64))
 
 
+def pack_kept(
+    values: np.ndarray, keep: np.ndarray, value: int, multiple_of: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each row's kept values moved to its start, in order, and padded with `value`:
+    values and keep (B, S) -> `(ids, attention_mask)`, (B, T), T the most a row keeps
+    (rounded up to `multiple_of`). `pad_right` for rows that are still inside an array.
+
+    >>> pack_kept(np.array([[5, 6, 7], [8, 9, 4]]), np.array([[1, 0, 1], [0, 1, 0]], bool), 0)
+    (tensor([[5, 7],
+            [9, 0]]), tensor([[1, 1],
+            [1, 0]]))
+    """
+    lengths = keep.sum(axis=1)  # (B,)
+    width = int(lengths.max(initial=0))
+    if multiple_of:
+        width = -(-width // multiple_of) * multiple_of
+    attention_mask = np.arange(width) < lengths[:, None]  # (B, T)
+    packed = np.full(attention_mask.shape, value, dtype=np.int64)
+    # Both masks are read row by row, so the i-th kept value lands on the i-th real position.
+    packed[attention_mask] = values[keep]
+    return torch.from_numpy(packed), torch.from_numpy(attention_mask.astype(np.int64))
+
+
 def shift_right(labels: torch.Tensor, start_id: int, pad_id: int) -> torch.Tensor:
     """Decoder input for teacher forcing: `[start] + labels[:-1]`, with -100 turned to pad.
 
@@ -60,6 +83,16 @@ def shift_right(labels: torch.Tensor, start_id: int, pad_id: int) -> torch.Tenso
 
 
 SEED_LIMIT = 2**63  # torch.manual_seed takes seeds below this
+
+
+def next_token_labels(labels: torch.Tensor) -> torch.Tensor:
+    """A decoder-only model's labels, shifted inside the model as Hugging Face causal LMs do:
+    position t is scored against the token at t + 1, and the last position against nothing.
+
+    >>> next_token_labels(torch.tensor([[5, 6, 7, -100]]))  # `labels` = input_ids, -100 on pad
+    tensor([[   6,    7, -100, -100]])
+    """
+    return torch.nn.functional.pad(labels[:, 1:], (0, 1), value=IGNORE_INDEX)
 
 
 def check_seed(seed: int, name: str = "seed") -> None:

@@ -20,6 +20,7 @@ import datasets
 import torch
 from tokenizers import Tokenizer
 
+from txdata.collate import next_token_labels
 from txdata.errors import ConfigError
 from txdata.special_tokens import IGNORE_INDEX, SpecialIds
 
@@ -82,10 +83,24 @@ class Objective:
         return []
 
     @classmethod
+    def targets(cls, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(B, T): the token each position of the stream that predicts (the decoder's, or an
+        encoder's own) is scored on, -100 where nothing is. The labels as they stand, except
+        for a decoder alone: its labels are its inputs, and position t is scored on t + 1."""
+        labels = batch["labels"]
+        return next_token_labels(labels) if cls.architecture == "decoder" else labels
+
+    @classmethod
     def loss_positions(cls, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """(B, T) bool: the positions whose prediction carries a loss."""
-        return batch["labels"] != IGNORE_INDEX
+        return cls.targets(batch) != IGNORE_INDEX
 
     def frame(self, ids: list[int]) -> dict[str, torch.Tensor]:
         """A user's input for `predict` and `attention`, as a batch of one."""
         raise NotImplementedError
+
+    def reconstruct(self, input_ids: list[int], output_ids: list[int]) -> list[int] | None:
+        """The whole text that an input and the model's generated output restore together
+        (t5 puts its spans back in place of the sentinels), for `predict`; None where the
+        output is the whole answer already."""
+        return None

@@ -87,13 +87,6 @@ class CausalLM(Objective):
             "labels": input_ids.masked_fill(attention_mask == 0, IGNORE_INDEX),
         }
 
-    @classmethod
-    def loss_positions(cls, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Position t is scored on labels[t + 1]: the last position predicts nothing."""
-        scored = torch.zeros_like(batch["labels"], dtype=torch.bool)  # (B, T)
-        scored[:, :-1] = batch["labels"][:, 1:] != IGNORE_INDEX
-        return scored
-
     def frame(self, ids: list[int]) -> dict[str, torch.Tensor]:
         """The prompt as it is: generation continues it."""
         input_ids = torch.tensor([ids[-self.length :]])

@@ -37,7 +37,7 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from txdata.collate import pad_right, shift_right
+from txdata.collate import pack_kept, pad_right, shift_right
 from txdata.errors import ConfigError
 from txdata.objectives.base import Columns, Objective
 from txdata.objectives.registry import register
@@ -136,12 +136,12 @@ class SpanCorruption(Objective):
             self.options.mean_span_length,
             generator,
         )  # (B, T)
-        inputs, targets = corrupt_spans(
+        slots, in_inputs, in_labels = corrupt_spans(
             ids.numpy(), real.numpy() == 1, noise.numpy(), self.sentinels, self.special.eos
-        )
+        )  # (B, 2T + 1) each
         multiple = self.pad_to_multiple_of
-        input_ids, attention_mask = pad_right(inputs, self.special.pad, multiple)  # (B, S)
-        labels, decoder_attention_mask = pad_right(targets, IGNORE_INDEX, multiple)  # (B, U)
+        input_ids, attention_mask = pack_kept(slots, in_inputs, self.special.pad, multiple)
+        labels, decoder_attention_mask = pack_kept(slots, in_labels, IGNORE_INDEX, multiple)
         return {
             "input_ids": input_ids,
             "attention_mask": attention_mask,
@@ -154,6 +154,35 @@ class SpanCorruption(Objective):
         """The user's text, sentinels where they dropped spans ("1 0 <extra_id_0> 0 1"), `[EOS]`."""
         input_ids = torch.tensor([[*ids[: self.length - 1], self.special.eos]])
         return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)}
+
+    def reconstruct(self, input_ids: list[int], output_ids: list[int]) -> list[int]:
+        """The input with each sentinel replaced by the span the output wrote after it; a
+        sentinel the output never wrote stays in place, so a gap is never silently closed.
+
+        >>> from txdata.tokenizer import alternating_tokenizer
+        >>> tokenizer = alternating_tokenizer("1 0")  # "0"=7 "1"=8 [EOS]=6
+        >>> tokenizer.add_special_tokens([sentinel(0), sentinel(1)])  # ids 9 and 10
+        2
+        >>> t5 = SpanCorruption(tokenizer, length=16)
+        >>> t5.reconstruct([8, 9, 8, 10, 6], [9, 7, 7, 10, 7, 6])  # 1 <0> 1 <1>; <0> 0 0 <1> 0
+        [8, 7, 7, 8, 7]
+        """
+        sentinels = set(self.sentinels.tolist())
+        spans: dict[int, list[int]] = {}
+        writing = None  # the span the output is writing, after its sentinel
+        for token in output_ids:
+            if token == self.special.eos:
+                break
+            if token in sentinels:
+                writing = spans.setdefault(token, [])
+            elif writing is not None:
+                writing.append(token)
+        restored = []
+        for token in input_ids:
+            if token == self.special.eos:
+                break
+            restored += spans.get(token, [token])
+        return restored
 
 
 def span_counts(length: int, noise_density: float, mean_span_length: float) -> tuple[int, int]:
@@ -222,9 +251,11 @@ def random_segmentation(
     points = torch.arange(1, width + 1)  # a cut at p starts a new part at item p
     draw = torch.rand(rows, width, generator=generator)  # (B, W)
     draw = draw.masked_fill(points >= totals[:, None], 2.0)  # past the end: never drawn
-    rank = draw.argsort(dim=1).argsort(dim=1)  # (B, W)
-    is_cut = rank < (parts - 1)[:, None]
-    cuts = torch.where(is_cut, points, totals[:, None]).sort(dim=1).values[:, : most - 1]
+    # The points of the `parts − 1` lowest draws are the cuts: a uniform choice of distinct
+    # points. topk gives them, lowest first; a row's surplus columns become its total.
+    first = draw.topk(most - 1, dim=1, largest=False).indices + 1  # (B, K - 1)
+    is_cut = torch.arange(most - 1) < (parts - 1)[:, None]
+    cuts = torch.where(is_cut, first, totals[:, None]).sort(dim=1).values
     edges = torch.cat([torch.zeros(rows, 1, dtype=torch.long), cuts, totals[:, None]], dim=1)
     return edges.diff(dim=1)  # (B, K)
 
@@ -254,17 +285,20 @@ def random_spans_noise_mask(
 
 def corrupt_spans(
     ids: np.ndarray, real: np.ndarray, noise: np.ndarray, sentinels: np.ndarray, eos: int
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Each row's inputs and labels from its ids, real positions and noise mask, all (B, T).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's inputs and labels, from its ids, real positions and noise mask, all (B, T).
 
     Every position offers two slots, a sentinel (if a dropped span starts there) and its
-    token; the inputs keep the sentinels and the kept tokens, the labels the sentinels and
-    the dropped tokens, and both end in `[EOS]`.
+    token, and one slot more ends the row with `[EOS]`. The inputs keep the sentinels and the
+    kept tokens, the labels the sentinels and the dropped tokens, and both keep `[EOS]`.
+    Returns the slots, and which of them the inputs and the labels keep: (B, 2T + 1) each,
+    for `pack_kept` to move to the front of each row.
 
     >>> ids, real = np.array([[11, 12, 13, 14, 15]]), np.ones((1, 5), bool)
     >>> noise = np.array([[False, True, False, True, True]])
-    >>> corrupt_spans(ids, real, noise, np.array([90, 91]), eos=6)
-    ([array([11, 90, 13, 91,  6])], [array([90, 12, 91, 14, 15,  6])])
+    >>> slots, inputs, labels = corrupt_spans(ids, real, noise, np.array([90, 91]), eos=6)
+    >>> slots[inputs].tolist(), slots[labels].tolist()
+    ([11, 90, 13, 91, 6], [90, 12, 91, 14, 15, 6])
     """
     before = np.zeros_like(noise)
     before[:, 1:] = noise[:, :-1]
@@ -278,16 +312,8 @@ def corrupt_spans(
         )
     marks = np.where(opens, sentinels[number.clip(0, len(sentinels) - 1)], eos)  # (B, T)
     rows = ids.shape[0]
-    slots = np.stack([marks, ids], axis=2).reshape(rows, -1)  # (B, 2T)
-    slots = np.concatenate([slots, np.full((rows, 1), eos)], axis=1)  # (B, 2T + 1)
-    ends = np.ones((rows, 1), dtype=bool)
-    kept = np.stack([opens, real & ~noise], axis=2).reshape(rows, -1)
-    dropped = np.stack([opens, noise], axis=2).reshape(rows, -1)
-    return _split_rows(slots, np.concatenate([kept, ends], 1)), _split_rows(
-        slots, np.concatenate([dropped, ends], 1)
-    )
-
-
-def _split_rows(values: np.ndarray, keep: np.ndarray) -> list[np.ndarray]:
-    """The kept values of each row, in order. (B, S), (B, S) bool -> B arrays."""
-    return np.split(values[keep], np.cumsum(keep.sum(axis=1))[:-1])
+    end = np.ones((rows, 1), dtype=bool)
+    slots = np.concatenate([np.stack([marks, ids], axis=2).reshape(rows, -1), end * eos], 1)
+    in_inputs = np.concatenate([np.stack([opens, real & ~noise], axis=2).reshape(rows, -1), end], 1)
+    in_labels = np.concatenate([np.stack([opens, noise], axis=2).reshape(rows, -1), end], 1)
+    return slots, in_inputs, in_labels
