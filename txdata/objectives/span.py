@@ -189,7 +189,10 @@ def choose_spans(
     the words in a random order once and starting each span at the first word in that order
     that is still free; so the order is drawn up front, with the length of each row's k-th
     span. Round k of the loop then draws span k of every row still short of its budget, as a
-    window of at most `span_max_words` words from its start.
+    window of at most `span_max_words` words from its start. (A span depends on the spans
+    before it, which decide where it may start and stop, hence a loop: a round costs about the
+    same for 1 row as for 128, and a batch takes as many rounds as its row with the most
+    spans, about 10 for full rows of 128 tokens.)
     """
     rows, width = eligible.shape
     longest = options.span_max_words
@@ -209,6 +212,7 @@ def choose_spans(
     lengths = draw_span_lengths((spans, rows), options.span_geometric_p, longest, generator)
     # Windows are (L, B), a column a row, so that runs add up along the rows at once.
     steps = np.arange(longest)[:, None]  # (L, 1)
+    allowed = steps < lengths[:, None, :]  # (K, L, B): the words that span k may hold
     first_words = np.arange(rows) * words + steps  # (L, B): each row's first L words
     span = np.full(rows * words, NOT_CHOSEN)  # (B·W,)
     order_flat = order.reshape(-1)  # the same numbers, indexed as the words are
@@ -219,7 +223,7 @@ def choose_spans(
         # Open words from the start, up to the first it may not take (a special token,
         # padding, a word of an earlier span) and as many as its length allows, ...
         size = open_size[window]  # (L, B)
-        takes = np.logical_and.accumulate((size > 0) & (steps < lengths[number]), axis=0)
+        takes = np.logical_and.accumulate((size > 0) & allowed[number], axis=0)
         # ... and up to the word that reaches the budget (a row that is done takes none).
         taken = size * takes
         running = taken.cumsum(axis=0)  # (L, B): the span's tokens up to each word
