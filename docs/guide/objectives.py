@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--length", type=int, default=16)
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--quick", action="store_true", help="a tiny model and 4 steps")
+    parser.add_argument("--quick", action="store_true", help="a tiny model, 4 steps, one seed")
     args = parser.parse_args()
     datasets.disable_progress_bars()
     model = ModelConfig()
@@ -49,6 +49,7 @@ def main() -> None:
         model = replace(model, d_model=16, heads=2, d_ff=32)
         train = replace(train, steps=4, eval_every=4)
         data = replace(data, source=replace(data.source, count=40))
+        args.seeds = args.seeds[:1]
     folder = Path("runs/guide") / f"objectives-{args.source.replace(':', '-')}"
     runs = {name: [] for name in OBJECTIVES}
     for seed in args.seeds:
