@@ -11,6 +11,7 @@ demo: $(STAMP)
 	$(BIN)/txdata show --mode mlm
 	$(BIN)/txdata show --mode seq2seq
 	$(BIN)/txdata show --mode clm
+	$(BIN)/txdata show --mode all
 	$(BIN)/txdata train --mode seq2seq --out runs/demo-seq2seq --overwrite
 	$(BIN)/txdata predict --run runs/demo-seq2seq "0 1 0 1 0 1 0 1 0 1"
 
