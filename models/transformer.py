@@ -53,7 +53,8 @@ class ModelConfig:
     )
     positional: str = field(default="sinusoidal", metadata={"help": "sinusoidal, learned or none."})
     # Set by a run whose objective reads sentence pairs (nsp): BERT's segment embeddings and
-    # a next-sentence head on [CLS]. Off, the model has neither, and its weights their names.
+    # a next-sentence head on [CLS]. Off (every other objective, and runs saved before it),
+    # the model has neither, so its weights and their names are as they were.
     sentence_pairs: bool = False
 
     def __post_init__(self) -> None:
