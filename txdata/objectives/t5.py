@@ -137,7 +137,7 @@ class SpanCorruption(Objective):
             generator,
         )  # (B, T)
         slots, in_inputs, in_labels = corrupt_spans(
-            ids.numpy(), real.numpy() == 1, noise.numpy(), self.sentinels, self.special.eos
+            ids.numpy(), real.numpy() == 1, noise, self.sentinels, self.special.eos
         )  # (B, 2T + 1) each
         multiple = self.pad_to_multiple_of
         input_ids, attention_mask = pack_kept(slots, in_inputs, self.special.pad, multiple)
@@ -240,24 +240,27 @@ def span_corruption_lengths(
 
 
 def random_segmentation(
-    totals: torch.Tensor, parts: torch.Tensor, generator: torch.Generator
-) -> torch.Tensor:
+    totals: np.ndarray, parts: np.ndarray, generator: torch.Generator
+) -> np.ndarray:
     """Split each row's total into `parts` random positive lengths, every split equally likely:
     the cuts are `parts − 1` distinct points of 1 … total − 1. (B,), (B,) -> (B, K), K the
     most parts of a row (at least 1); a row's lengths after its own parts are 0.
+
+    Only the draw and its `topk` run in torch; the rest runs in numpy, for the reason
+    `txdata.collate.pad_right` gives.
     """
-    rows, most = len(totals), max(int(parts.max()), 1)
-    width = max(int(totals.max()) - 1, 0)
-    points = torch.arange(1, width + 1)  # a cut at p starts a new part at item p
-    draw = torch.rand(rows, width, generator=generator)  # (B, W)
-    draw = draw.masked_fill(points >= totals[:, None], 2.0)  # past the end: never drawn
+    rows, most = len(totals), max(int(parts.max(initial=1)), 1)
+    width = max(int(totals.max(initial=1)) - 1, 0)
+    draw = torch.rand(rows, width, generator=generator)  # (B, W): point p at column p - 1
+    draw.numpy()[np.arange(1, width + 1) >= totals[:, None]] = 2.0  # past the end: never drawn
     # The points of the `parts − 1` lowest draws are the cuts: a uniform choice of distinct
-    # points. topk gives them, lowest first; a row's surplus columns become its total.
-    first = draw.topk(most - 1, dim=1, largest=False).indices + 1  # (B, K - 1)
-    is_cut = torch.arange(most - 1) < (parts - 1)[:, None]
-    cuts = torch.where(is_cut, first, totals[:, None]).sort(dim=1).values
-    edges = torch.cat([torch.zeros(rows, 1, dtype=torch.long), cuts, totals[:, None]], dim=1)
-    return edges.diff(dim=1)  # (B, K)
+    # points. topk gives the K − 1 lowest of each row, lowest first, so each row's own
+    # `parts − 1` come first; a row's surplus columns become its total.
+    first = draw.topk(most - 1, dim=1, largest=False).indices.numpy() + 1  # (B, K - 1)
+    cuts = np.where(np.arange(most - 1) < (parts - 1)[:, None], first, totals[:, None])
+    cuts.sort(axis=1)
+    edges = np.concatenate([np.zeros((rows, 1), np.int64), cuts, totals[:, None]], axis=1)
+    return np.diff(edges, axis=1)  # (B, K)
 
 
 def random_spans_noise_mask(
@@ -265,22 +268,23 @@ def random_spans_noise_mask(
     noise_density: float,
     mean_span_length: float,
     generator: torch.Generator,
-) -> torch.Tensor:
+) -> np.ndarray:
     """T5's noise mask for rows of `lengths`: (B, T) bool, T the longest, True on the tokens
     to drop. Spans alternate kept, dropped, kept, …, dropped, each of a random positive length.
     """
-    counts = np.array([span_counts(n, noise_density, mean_span_length) for n in lengths])
-    real = torch.tensor(lengths, dtype=torch.long)  # (B,)
-    noise, spans = torch.from_numpy(counts.reshape(-1, 2).T.copy())  # (B,), (B,)
+    real = np.asarray(lengths, dtype=np.int64)  # (B,)
+    counts = {n: span_counts(n, noise_density, mean_span_length) for n in set(lengths)}
+    noise, spans = np.array([counts[n] for n in lengths], dtype=np.int64).reshape(-1, 2).T
     dropped = random_segmentation(noise, spans, generator)  # (B, K)
     kept = random_segmentation(real - noise, spans, generator)  # (B, K)
-    span_lengths = torch.stack([kept, dropped], dim=2).flatten(1)  # (B, 2K): kept first
-    starts = span_lengths.cumsum(dim=1)[:, :-1]  # (B, 2K - 1): where spans 1, 2, … begin
-    width = int(real.max())
-    boundaries = torch.zeros(len(lengths), width + 1, dtype=torch.long)
-    boundaries.scatter_add_(1, starts, torch.ones_like(starts))
-    span = boundaries.cumsum(dim=1)[:, :width]  # (B, T): which span each position is in
-    return (span % 2 == 1) & (torch.arange(width) < real[:, None])
+    rows, most = kept.shape
+    span_lengths = np.stack([kept, dropped], axis=2).reshape(rows, -1)  # (B, 2K): kept first
+    is_dropped = np.broadcast_to(np.arange(2 * most) % 2 == 1, span_lengths.shape)
+    width = int(real.max(initial=0))
+    mask = np.zeros((rows, width), dtype=bool)
+    # Each span's flag repeated over its length, row after row, fills the real positions.
+    mask[np.arange(width) < real[:, None]] = np.repeat(is_dropped.ravel(), span_lengths.ravel())
+    return mask
 
 
 def corrupt_spans(
