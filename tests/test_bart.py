@@ -6,7 +6,6 @@ import json
 import math
 from itertools import pairwise
 
-import datasets
 import pytest
 import torch
 from hypothesis import given, settings
@@ -14,6 +13,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from cli.main import app
+from tests.stand_ins import Texts
 from txdata import DataConfig, SourceConfig, prepare
 from txdata.collate import batch_generator
 from txdata.errors import ConfigError
@@ -35,18 +35,6 @@ def objective(length, options=None, multiple=None, vocabulary=WORDS):
     """A bart objective over one-token words: every token is a word."""
     tokenizer = alternating_tokenizer(" ".join(vocabulary))
     return TextInfilling(tokenizer, length, options or InfillingOptions(), multiple)
-
-
-class Texts:
-    """A stand-in for a text file's `Source`."""
-
-    config = SourceConfig("stand-in.txt")
-
-    def __init__(self, docs):
-        self._texts = datasets.Dataset.from_dict({"text": [" ".join(doc) for doc in docs]})
-
-    def texts(self):
-        return self._texts
 
 
 def rows_of(batch, special):
@@ -88,7 +76,7 @@ def test_the_labels_are_the_row_and_each_mask_hides_a_span_covering_exactly_the_
     docs, length, ratio, poisson_lambda, multiple, seed
 ):
     bart = objective(length, InfillingOptions(ratio, poisson_lambda), multiple)
-    rows = bart.examples(Texts(docs))[:]
+    rows = bart.examples(Texts.of_words(docs))[:]
     batch = bart.collate(rows, torch.Generator().manual_seed(seed))
     special = bart.special
     if multiple:
@@ -106,7 +94,9 @@ def test_the_labels_are_the_row_and_each_mask_hides_a_span_covering_exactly_the_
 
 def test_the_decoder_reads_the_labels_shifted_right_behind_bos():
     bart = objective(24)
-    batch = bart.collate(bart.examples(Texts([WORDS * 3]))[:], torch.Generator().manual_seed(0))
+    batch = bart.collate(
+        bart.examples(Texts.of_words([WORDS * 3]))[:], torch.Generator().manual_seed(0)
+    )
     labels, decoder = batch["labels"], batch["decoder_input_ids"]
     assert (decoder[:, 0] == bart.special.bos).all()
     real = batch["decoder_attention_mask"][:, 1:] == 1
@@ -155,7 +145,7 @@ def test_insertions_fill_the_room_longer_spans_free_and_no_more():
     # λ = 0.3 draws mostly 0-length spans: the room, not the draws, limits the insertions,
     # so nearly every input fills `length` exactly, and none goes past it.
     bart = objective(12, InfillingOptions(poisson_lambda=0.3))
-    rows = bart.examples(Texts([WORDS[:11]] * 256))[:]
+    rows = bart.examples(Texts.of_words([WORDS[:11]] * 256))[:]
     batch = bart.collate(rows, torch.Generator().manual_seed(0))
     sizes = batch["attention_mask"].sum(dim=1)
     assert int(sizes.max()) == 12 and (sizes == 12).float().mean() > 0.9
@@ -196,7 +186,7 @@ def test_permute_sentences_shuffles_whole_sentences_and_leaves_the_labels():
     vocabulary = ["a", "b", "c", "d", "e", "f", "g", ".", "!"]
     options = InfillingOptions(mask_ratio=0.0, permute_sentences=True)
     bart = objective(12, options, vocabulary=vocabulary)
-    rows = bart.examples(Texts([spaced("a b . c d ! e f g")]))[:]
+    rows = bart.examples(Texts.of_words([spaced("a b . c d ! e f g")]))[:]
     words = rows["input_ids"][0]
     sentences = [tuple(words[i : i + 3]) for i in (0, 3, 6)]  # the last has no end mark
     orders = set()
@@ -222,7 +212,7 @@ def test_permute_sentences_changes_nothing_on_the_alternating_source():
 
 def test_spans_depend_only_on_the_generator():
     bart = objective(40)
-    rows = bart.examples(Texts([WORDS * 10]))[:]
+    rows = bart.examples(Texts.of_words([WORDS * 10]))[:]
     first, again = (bart.collate(rows, batch_generator(3, 1, 2)) for _ in range(2))
     other = bart.collate(rows, batch_generator(3, 1, 3))
     assert all(torch.equal(first[key], again[key]) for key in first)

@@ -2,13 +2,13 @@
 
 import json
 
-import datasets
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from cli.main import app
+from tests.stand_ins import Texts
 from txdata import CausalLMOptions, DataConfig, SourceConfig, prepare
 from txdata.objectives.clm import CausalLM
 from txdata.special_tokens import IGNORE_INDEX, SpecialIds
@@ -21,16 +21,6 @@ documents = st.lists(
     min_size=1,
     max_size=8,
 )
-
-
-class Texts:
-    """A stand-in for a `Source`: the objective asks it for its documents."""
-
-    def __init__(self, texts):
-        self._texts = datasets.Dataset.from_dict({"text": texts})
-
-    def texts(self):
-        return self._texts
 
 
 @settings(max_examples=100, deadline=None)

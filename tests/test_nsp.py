@@ -7,7 +7,6 @@ import dataclasses
 import json
 import math
 
-import datasets
 import numpy as np
 import pytest
 import torch
@@ -23,6 +22,7 @@ from models.predict import predict
 from models.run import train_run
 from models.run_config import RunConfig, TrainConfig
 from models.transformer import ModelConfig, build_model
+from tests.stand_ins import Texts
 from txdata import DataConfig, SourceConfig, prepare
 from txdata.collate import batch_generator
 from txdata.errors import ConfigError
@@ -32,16 +32,6 @@ from txdata.tokenizer import alternating_tokenizer
 
 runner = CliRunner()
 documents = st.lists(st.lists(st.integers(1, 12), min_size=1, max_size=6), min_size=1, max_size=8)
-
-
-class Texts:
-    """A stand-in for a text file's `Source`: one document per text."""
-
-    def __init__(self, texts):
-        self._texts = datasets.Dataset.from_dict({"text": texts})
-
-    def texts(self):
-        return self._texts
 
 
 def numbered_corpus(documents):

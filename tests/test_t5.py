@@ -3,7 +3,6 @@ that interleave back into the original chunk, and packed inputs of exactly `leng
 
 import json
 
-import datasets
 import numpy as np
 import pytest
 import torch
@@ -12,6 +11,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from cli.main import app
+from tests.stand_ins import Texts
 from txdata import DataConfig, SourceConfig, prepare
 from txdata.collate import batch_generator
 from txdata.errors import ConfigError
@@ -40,18 +40,6 @@ def objective(length, options=None, multiple=None):
     options = options or SpanCorruptionOptions()
     tokenizer.add_special_tokens(SpanCorruption.extra_special_tokens(length, options))
     return SpanCorruption(tokenizer, length, options, multiple)
-
-
-class Texts:
-    """A stand-in for a text file's `Source`: packed, like any corpus but alternating."""
-
-    config = SourceConfig("stand-in.txt")
-
-    def __init__(self, docs):
-        self._texts = datasets.Dataset.from_dict({"text": [" ".join(doc) for doc in docs]})
-
-    def texts(self):
-        return self._texts
 
 
 def expected_counts(length, density, mean):
@@ -155,7 +143,7 @@ def test_inputs_and_labels_interleave_back_into_the_chunk_with_sentinels_in_orde
     docs, length, density, mean, seed
 ):
     t5 = objective(length, SpanCorruptionOptions(density, mean))
-    rows = t5.examples(Texts(docs))[:]
+    rows = t5.examples(Texts.of_words(docs))[:]
     batch = t5.collate(rows, torch.Generator().manual_seed(seed))
     sentinels = sentinel_ids(t5.tokenizer)
     eos = t5.special.eos
@@ -181,7 +169,7 @@ def test_inputs_and_labels_interleave_back_into_the_chunk_with_sentinels_in_orde
 def test_packing_fills_the_inputs_to_exactly_length_and_loses_nothing(docs, length, density, mean):
     options = SpanCorruptionOptions(density, mean)
     t5 = objective(length, options)
-    rows = t5.examples(Texts(docs))["input_ids"]
+    rows = t5.examples(Texts.of_words(docs))["input_ids"]
     chunk, targets = span_corruption_lengths(length, density, mean)
     assert all(len(row) == chunk for row in rows[:-1]) and 1 <= len(rows[-1]) <= chunk
     # No separator between documents: T5 packs them as they are.
@@ -223,7 +211,7 @@ def test_raw_chunk_lengths_match_t5s_loop(inputs_length, density, mean):
 
 def test_spans_depend_only_on_the_generator():
     t5 = objective(40)
-    rows = t5.examples(Texts([WORDS * 10]))[:]
+    rows = t5.examples(Texts.of_words([WORDS * 10]))[:]
     first, again = (t5.collate(rows, batch_generator(3, 1, 2)) for _ in range(2))
     other = t5.collate(rows, batch_generator(3, 1, 3))
     assert all(torch.equal(first[key], again[key]) for key in first)
@@ -232,7 +220,9 @@ def test_spans_depend_only_on_the_generator():
 
 def test_the_decoder_reads_the_labels_shifted_right_behind_bos():
     t5 = objective(24, multiple=8)
-    batch = t5.collate(t5.examples(Texts([WORDS * 3]))[:], torch.Generator().manual_seed(0))
+    batch = t5.collate(
+        t5.examples(Texts.of_words([WORDS * 3]))[:], torch.Generator().manual_seed(0)
+    )
     labels, decoder = batch["labels"], batch["decoder_input_ids"]
     assert (decoder[:, 0] == t5.special.bos).all()
     real = batch["decoder_attention_mask"][:, 1:] == 1

@@ -53,15 +53,22 @@ class MaskingConfig:
     )
 
     def __post_init__(self) -> None:
-        for name in ("mlm_probability", "mask_probability", "random_probability"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ConfigError(f"{name.replace('_', ' ')} must lie in [0, 1], got {value}")
-        if self.mask_probability + self.random_probability > 1.0:
-            raise ConfigError(
-                f"mask probability {self.mask_probability} + random probability "
-                f"{self.random_probability} exceed 1"
-            )
+        check_shares(self, "mlm_probability", "mask_probability", "random_probability")
+
+
+def check_shares(options: object, *names: str) -> None:
+    """The named options are shares, each in [0, 1]; the last two are the 80/10/10 rule's
+    `[MASK]` and random shares, which together may not exceed 1 (the rest stays itself)."""
+    for name in names:
+        value = getattr(options, name)
+        if not 0.0 <= value <= 1.0:
+            raise ConfigError(f"{name.replace('_', ' ')} must lie in [0, 1], got {value}")
+    mask, random = names[-2:]
+    if getattr(options, mask) + getattr(options, random) > 1.0:
+        raise ConfigError(
+            f"{mask.replace('_', ' ')} {getattr(options, mask)} + {random.replace('_', ' ')} "
+            f"{getattr(options, random)} exceed 1"
+        )
 
 
 @register

@@ -47,7 +47,7 @@ import torch
 from txdata.collate import pad_right
 from txdata.errors import ConfigError
 from txdata.objectives.base import Columns
-from txdata.objectives.mlm import NO_WORD, MaskedLM
+from txdata.objectives.mlm import NO_WORD, MaskedLM, check_shares
 from txdata.objectives.registry import register
 from txdata.special_tokens import IGNORE_INDEX
 
@@ -79,15 +79,7 @@ class SpanMaskingOptions:
             raise ConfigError(f"span geometric p must lie in (0, 1], got {self.span_geometric_p}")
         if self.span_max_words < 1:
             raise ConfigError(f"span max words must be at least 1, got {self.span_max_words}")
-        for name in ("span_mask_probability", "span_random_probability"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ConfigError(f"{name.replace('_', ' ')} must lie in [0, 1], got {value}")
-        if self.span_mask_probability + self.span_random_probability > 1.0:
-            raise ConfigError(
-                f"span mask probability {self.span_mask_probability} + span random probability "
-                f"{self.span_random_probability} exceed 1"
-            )
+        check_shares(self, "span_mask_probability", "span_random_probability")
 
 
 @register
