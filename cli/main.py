@@ -7,6 +7,7 @@ import typer
 
 from cli.compare import compare
 from cli.errors import OneLineErrors
+from cli.gradcheck import gradcheck
 from cli.inspect import attention, plot
 from cli.masks import masks
 from cli.predict import predict
@@ -35,6 +36,7 @@ app.command()(masks)
 app.command()(attention)
 app.command()(plot)
 app.command()(compare)
+app.command()(gradcheck)
 
 
 def run() -> None:

@@ -51,6 +51,13 @@ class TrainConfig:
     checkpoint_every: int = field(default=100, metadata={"help": "Steps between checkpoints."})
     seed: int = field(default=0, metadata={"help": "Seed of weights, batches and masks."})
     device: str = field(default="auto", metadata={"help": "auto (CUDA when present), cpu or cuda."})
+    backprop: str = field(
+        default="autograd",
+        metadata={
+            "help": "autograd (loss.backward(), torch's AdamW) or manual (models/backprop: "
+            "every gradient and the AdamW step written out)."
+        },
+    )
 
     def __post_init__(self) -> None:
         for name in ("steps", "eval_every", "eval_examples", "checkpoint_every"):
@@ -68,6 +75,8 @@ class TrainConfig:
             raise ConfigError(f"label smoothing must lie in [0, 1), got {self.label_smoothing}")
         if self.eval_length is not None and self.eval_length < 3:
             raise ConfigError(f"eval length must be at least 3, got {self.eval_length}")
+        if self.backprop not in ("autograd", "manual"):
+            raise ConfigError(f"backprop must be autograd or manual, got {self.backprop!r}")
         if self.schedule not in ("cosine", "inverse_sqrt"):
             raise ConfigError(f"schedule must be cosine or inverse_sqrt, got {self.schedule!r}")
 
