@@ -26,7 +26,12 @@ from tests.stand_ins import Texts
 from txdata import DataConfig, SourceConfig, prepare
 from txdata.collate import batch_generator
 from txdata.errors import ConfigError
-from txdata.objectives.nsp import NextSentence, SentencePairOptions, truncated_lengths
+from txdata.objectives.nsp import (
+    NextSentence,
+    SentencePairOptions,
+    random_partners,
+    truncated_lengths,
+)
 from txdata.special_tokens import IGNORE_INDEX, SpecialIds
 from txdata.tokenizer import alternating_tokenizer
 
@@ -116,7 +121,7 @@ def test_each_row_is_cls_a_sep_b_sep_of_true_slices_and_its_label_says_which(
     if examples.num_rows == 0:
         return
     rows = examples[:]
-    pairs, document = true_pairs(nsp, rows), rows["document"]
+    pairs = true_pairs(nsp, rows)
     batch = nsp.collate(rows, torch.Generator().manual_seed(seed))
     labels = batch["labels"]
     original = torch.where(labels != IGNORE_INDEX, labels, batch["input_ids"])  # (B, T)
@@ -144,9 +149,10 @@ def test_each_row_is_cls_a_sep_b_sep_of_true_slices_and_its_label_says_which(
         elif order:
             sources = (b, a)  # ALBERT: the row's own segments, swapped
         else:
+            # Another row's B: of another document when one of ten random tries finds one
+            # (Google's rule; `random_partners` tests which), so the same document can lend.
             lender = next(j for j, (_, other) in enumerate(pairs) if second[0] in other)
-            others = [j for j in range(len(pairs)) if document[j] != document[row]]
-            assert lender != row and (not others or document[lender] != document[row])
+            assert lender != row
             sources = (a, pairs[lender][1])
         assert label == 0 or order or len(pairs) > 1  # one row alone has nothing to borrow
         for kept, source in zip((first, second), sources):
@@ -371,3 +377,15 @@ def test_train_reports_both_accuracies_the_pairs_and_why_the_ceiling_is_low(tmp_
     assert "held-out pairs" in text and "P(B follows A)" in text
     assert "accuracy" in text and "next-sentence accuracy" in text
     assert "at most on these pairs (a random B from a window of A's phase continues A" in text
+
+
+def test_a_negative_borrows_from_its_own_document_only_when_ten_tries_miss():
+    """Rows of documents [0, 1, 1, 1, 1]: a row of document 1 finds document 0 on a try with
+    probability 1/4, so it settles for its own document (3/4)^10 = 5.6 % of the time; row 0
+    never does."""
+    documents = np.array([0, 1, 1, 1, 1])
+    draw = np.random.default_rng(0).random((20_000, len(documents), 10))
+    partners = np.stack([random_partners(documents, tries) for tries in draw])  # (R, 5)
+    same = documents[partners] == documents  # (R, 5)
+    assert (partners != np.arange(5)).all() and not same[:, 0].any()
+    assert 0.050 < same[:, 1:].mean() < 0.062

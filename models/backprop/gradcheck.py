@@ -381,36 +381,38 @@ def model_batch(architecture: str, sentence_pairs: bool, generator: torch.Genera
 
 def model_checks(seed: int = 0) -> list[Check]:
     """Whole models of every architecture: the loss and every parameter's gradient."""
-    checks = []
-    for name, (architecture, settings) in MODELS.items():
-        torch.manual_seed(seed)
-        config = ModelConfig(vocab_size=13, d_model=8, heads=2, layers=2, d_ff=16, **settings)
-        model = Transformer(config, architecture).double()
-        generator = torch.Generator().manual_seed(seed)
-        batch = model_batch(architecture, config.sentence_pairs, generator)
-        parameters = dict(model.named_parameters())
-        if config.dropout:  # the reference differentiates the hand forward, same masks
-            reference = HandTransformer(model, generator=torch.Generator().manual_seed(seed))
-            expected_loss = reference.forward(batch, label_smoothing=0.1).loss
-        else:
-            expected_loss = model(batch, label_smoothing=0.1, logits=False).loss
-        grads = torch.autograd.grad(expected_loss, list(parameters.values()), allow_unused=True)
-        expected = {
-            key: torch.zeros_like(p) if grad is None else grad
-            for (key, p), grad in zip(parameters.items(), grads)
-        }
-        model.zero_grad(set_to_none=True)
-        hand = HandTransformer(model, generator=torch.Generator().manual_seed(seed))
-        with torch.no_grad():
-            loss = hand.forward(batch, label_smoothing=0.1).loss
-            hand.backward()
-        found = {
-            key: torch.zeros_like(p) if p.grad is None else p.grad for key, p in parameters.items()
-        }
-        shapes = ", ".join(
-            f"{key} {size(batch[key])}"
-            for key in ("input_ids", "decoder_input_ids")
-            if key in batch
-        )
-        checks.append(compare(name, shapes, (loss, expected_loss.detach()), found, expected))
-    return checks
+    return [model_check(name, *shape, seed=seed) for name, shape in MODELS.items()]
+
+
+def model_check(
+    name: str, architecture: str, settings: dict, seed: int = 0, label_smoothing: float = 0.1
+) -> Check:
+    """One model (d_model 8, 2 heads, 2 layers, d_ff 16, vocab 13, with `settings`) on
+    `model_batch`: the hand-written loss and gradients against autograd's."""
+    torch.manual_seed(seed)
+    config = ModelConfig(vocab_size=13, d_model=8, heads=2, layers=2, d_ff=16, **settings)
+    model = Transformer(config, architecture).double()
+    batch = model_batch(architecture, config.sentence_pairs, torch.Generator().manual_seed(seed))
+    parameters = dict(model.named_parameters())
+    if config.dropout:  # the reference differentiates the hand forward, with the same masks
+        reference = HandTransformer(model, generator=torch.Generator().manual_seed(seed))
+        expected_loss = reference.forward(batch, label_smoothing).loss
+    else:
+        expected_loss = model(batch, label_smoothing=label_smoothing, logits=False).loss
+    grads = torch.autograd.grad(expected_loss, list(parameters.values()), allow_unused=True)
+    expected = {
+        key: torch.zeros_like(p) if grad is None else grad
+        for (key, p), grad in zip(parameters.items(), grads)
+    }
+    model.zero_grad(set_to_none=True)
+    hand = HandTransformer(model, generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        loss = hand.forward(batch, label_smoothing).loss
+        hand.backward()
+    found = {
+        key: torch.zeros_like(p) if p.grad is None else p.grad for key, p in parameters.items()
+    }
+    shapes = ", ".join(
+        f"{key} {size(batch[key])}" for key in ("input_ids", "decoder_input_ids") if key in batch
+    )
+    return compare(name, shapes, (loss, expected_loss.detach()), found, expected)
