@@ -217,7 +217,7 @@ def test_training_by_hand_follows_autograd_in_float32(mode, monkeypatch):
 def test_gradcheck_prints_every_check_and_passes():
     result = runner.invoke(app, ["gradcheck"])
     assert result.exit_code == 0, result.output
-    for name in ("linear", "gelu", "cross-attention", "(seq2seq)"):
+    for name in ("linear", "gelu", "cross-attention", "enc-dec (seq2seq)"):
         assert name in result.output
     assert "every gradient within 1e-08 of autograd's" in result.output
 

@@ -63,3 +63,7 @@ run numbers txdata train --mode seq2seq --source sample:numbers --length 16 --st
   --out runs/guide/numbers
 run numbers-attention txdata attention --run runs/guide/numbers \
   "three thousand four hundred and twelve" --png docs/guide/img/numbers-attention.png
+
+# 10. Backpropagation, by hand
+run gradcheck txdata gradcheck
+run backprop-manual txdata train --mode seq2seq --backprop manual --out runs/guide/backprop-manual

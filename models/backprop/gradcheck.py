@@ -277,7 +277,7 @@ def attention_checks(batch, length, width, heads, randn, generator) -> list[Chec
 
     checks = [
         check_piece(
-            "scaled dot-product attention",
+            "attention",
             {"q": q, "k": k, "v": v},
             {},
             lambda q, k, v: attend(q, k, v, allowed)[0],
@@ -336,14 +336,14 @@ def cross_entropy_check(randn, generator) -> Check:
 
 MODELS = {  # name: (architecture, settings); each with padding and a fully padded row
     "encoder (mlm)": ("encoder", {}),
-    "encoder, sentence pairs (nsp)": ("encoder", {"sentence_pairs": True}),
-    "encoder-decoder, post-LN, relu, learned positions": (
+    "encoder, pairs (nsp)": ("encoder", {"sentence_pairs": True}),
+    "enc-dec (seq2seq)": ("encoder-decoder", {}),
+    "enc-dec, post-LN, relu, learned": (
         "encoder-decoder",
         {"norm": "post", "activation": "relu", "positional": "learned"},
     ),
-    "encoder-decoder (seq2seq)": ("encoder-decoder", {}),
+    "enc-dec, dropout 0.1": ("encoder-decoder", {"dropout": 0.1}),
     "decoder (clm), no positions": ("decoder", {"positional": "none"}),
-    "encoder-decoder, dropout 0.1": ("encoder-decoder", {"dropout": 0.1}),
 }
 
 
@@ -412,7 +412,7 @@ def model_check(
     found = {
         key: torch.zeros_like(p) if p.grad is None else p.grad for key, p in parameters.items()
     }
-    shapes = ", ".join(
-        f"{key} {size(batch[key])}" for key in ("input_ids", "decoder_input_ids") if key in batch
+    shapes = " + ".join(
+        size(batch[key]) for key in ("input_ids", "decoder_input_ids") if key in batch
     )
     return compare(name, shapes, (loss, expected_loss.detach()), found, expected)
