@@ -16,6 +16,12 @@ process; figures are medians over the repeats. No speed goal: the point is what 
 Part 2 runs the default `txdata train --mode M --backprop manual` for every objective and
 seed, and autograd's run of the same seed, and reports each objective's held-out metric at
 the end and the first evaluation at 100 % (every 50 steps).
+
+Part 3 measures how far the two runs' weights drift apart: the largest absolute difference
+between any weight of the default seq2seq run trained each way, same seed, after 10 and
+after 300 steps, beside the largest weight (the scale to read it against).
+
+`--parts` picks which parts run (all three by default).
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from common import D_FF, D_MODEL, HEADS, LAYERS, describe, model_vocab, packed_w
 from converge import FirstPerfect
 from step import BATCH, LENGTH, mlm_batches, seq2seq_batches
 
+from models.checkpoint import load_run
 from models.run import train_run
 from models.run_config import RunConfig, TrainConfig
 from models.train import AutogradPasses, ManualPasses, make_optimizer
@@ -140,6 +147,26 @@ def default_run(mode: str, seed: int, backprop: str) -> dict:
     return {"metric": metric, "final": result.metrics[metric], "step": watch.step, "run": seconds}
 
 
+def drift(seeds: list[int], steps_list: tuple[int, ...] = (10, 300)) -> list[dict]:
+    """Largest |autograd − manual| over every weight of the default seq2seq run, per seed."""
+    rows = []
+    for seed in seeds:
+        for steps in steps_list:
+            weights = {}
+            with tempfile.TemporaryDirectory() as directory:
+                for backprop in ("autograd", "manual"):
+                    train = TrainConfig(seed=seed, steps=steps, backprop=backprop)
+                    config = RunConfig(DataConfig("seq2seq"), ModelConfig(), train)
+                    train_run(config, Path(directory) / backprop)
+                    weights[backprop] = load_run(Path(directory) / backprop).model.state_dict()
+            ours, theirs = weights["manual"], weights["autograd"]
+            apart = max(float((theirs[k] - ours[k]).abs().max()) for k in ours)
+            largest = max(float(theirs[k].abs().max()) for k in ours)
+            rows.append({"seed": seed, "steps": steps, "apart": apart, "largest": largest})
+            print(f"seed {seed}, {steps:>3} steps: apart {apart:.1e}, largest weight {largest:.2f}")
+    return rows
+
+
 def convergence(seeds: list[int]) -> list[dict]:
     rows = []
     for mode in OBJECTIVES:
@@ -168,9 +195,33 @@ def convergence_line(mode: str, runs: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats, one seed")
-    parser.add_argument("--skip-training", action="store_true", help="part 1 only")
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        choices=["costs", "training", "drift"],
+        default=["costs", "training", "drift"],
+    )
     args = parser.parse_args()
-    repeats, count = (3, 2) if args.quick else (5, 4)
+    report = {"bench": "backprop"}
+    seeds = [0] if args.quick else [0, 1, 2]
+    if "costs" in args.parts:
+        report["steps"] = step_costs_table(args.quick)
+    if "training" in args.parts:
+        print(
+            f"\ndefault txdata train per objective, seeds {' '.join(map(str, seeds))}: held-out "
+            "metric at step 300, median (range) %; first step at 100 %; seconds per run"
+        )
+        way = f"{{:>20s}} {'first':>6s} {'s':>6s}"
+        print(f"{'mode':8s} {'metric':24s} {way.format('autograd')}  {way.format('manual')}")
+        report["training"] = convergence(seeds)
+    if "drift" in args.parts:
+        print("\nthe default seq2seq run, autograd against manual, same seed:")
+        report["drift"] = drift(seeds, (10, 20) if args.quick else (10, 300))
+    print(json.dumps(report))
+
+
+def step_costs_table(quick: bool) -> list[dict]:
+    repeats, count = (3, 2) if quick else (5, 4)
     print(f"torch threads {torch.get_num_threads()}; ms per step, median of {repeats} x {count}")
     costs = step_costs(repeats, count)
     header = ["case".ljust(26), "way".ljust(9), "forward", " backward", " optimizer", "    step"]
@@ -183,17 +234,7 @@ def main() -> None:
                 f"{row['case']:26s} {way:9s} {parts['forward']:8.1f} {parts['backward']:9.1f} "
                 f"{parts['optimizer']:10.1f} {totals[way]:8.1f}  {ratio}"
             )
-    report = {"bench": "backprop", "steps": costs}
-    if not args.skip_training:
-        seeds = [0] if args.quick else [0, 1, 2]
-        print(
-            f"\ndefault txdata train per objective, seeds {' '.join(map(str, seeds))}: held-out "
-            "metric at step 300, median (range) %; first step at 100 %; seconds per run"
-        )
-        way = f"{{:>20s}} {'first':>6s} {'s':>6s}"
-        print(f"{'mode':8s} {'metric':24s} {way.format('autograd')}  {way.format('manual')}")
-        report["training"] = convergence(seeds)
-    print(json.dumps(report))
+    return costs
 
 
 if __name__ == "__main__":

@@ -17,20 +17,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import datasets
+from seeds import spread
 
 from models.compare import compare_objectives
 from models.run_config import TrainConfig
 from models.transformer import ModelConfig
 from txdata import DataConfig, SourceConfig
 from txdata.objectives import OBJECTIVES
-
-
-def spread(values: list[float], form: str) -> str:
-    """`median (low–high)` of the values, each written with `form`."""
-    low, middle, high = min(values), statistics.median(values), max(values)
-    if low == high:
-        return format(middle, form)
-    return f"{middle:{form}} ({low:{form}}–{high:{form}})"
 
 
 def main() -> None:

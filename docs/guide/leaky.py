@@ -1,0 +1,72 @@
+"""Two classic decoder bugs, and what each does to the scores: the figures of the guide's
+chapter on training and what goes wrong.
+
+    python docs/guide/leaky.py [--seeds 0 1 2] [--quick]
+
+seq2seq on the alternating sequence with the default settings, three ways:
+
+- right: the decoder reads `[BOS]` and the target shifted right, under a causal mask;
+- labels as input (`--labels-as-decoder-input`): the decoder reads the labels themselves, so
+  position t reads the token it must predict;
+- no causal mask (`--no-causal-mask`): the input is shifted right, but every position also
+  sees the positions after it, and so the token it must predict (one place on).
+
+Teacher-forced accuracy (the decoder given the true target) and free-running exact match
+(the decoder reading its own output), median (range) over the seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+
+import datasets
+from seeds import percent
+
+from models.run import train_run
+from models.run_config import RunConfig, TrainConfig
+from models.transformer import ModelConfig
+from txdata import DataConfig
+from txdata.objectives.seq2seq import Seq2SeqOptions
+
+WAYS = {
+    "right": (Seq2SeqOptions(), {}),
+    "labels as input": (Seq2SeqOptions(labels_as_decoder_input=True), {}),
+    "no causal mask": (Seq2SeqOptions(), {"causal_mask": False}),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--quick", action="store_true", help="a tiny model, 4 steps, one seed")
+    args = parser.parse_args()
+    datasets.disable_progress_bars()
+    model, train = ModelConfig(), TrainConfig()
+    if args.quick:
+        model = replace(model, d_model=16, heads=2, d_ff=32)
+        train = replace(train, steps=4, eval_every=4)
+        args.seeds = args.seeds[:1]
+    print(
+        "seq2seq on the alternating sequence, defaults, median (range) over seeds "
+        + " ".join(map(str, args.seeds))
+    )
+    print(f"{'decoder':<16}{'teacher-forced accuracy':>26}{'free-running exact match':>28}")
+    for name, (options, settings) in WAYS.items():
+        accuracy, exact = [], []
+        for seed in args.seeds:
+            config = RunConfig(
+                DataConfig("seq2seq", options=options),
+                replace(model, **settings),
+                replace(train, seed=seed),
+            )
+            folder = Path("runs/guide/leaky") / f"{name.replace(' ', '-')}-seed-{seed}"
+            metrics = train_run(config, folder, overwrite=True).metrics
+            accuracy.append(metrics["accuracy"])
+            exact.append(metrics["exact_match"])
+        print(f"{name:<16}{percent(accuracy):>26}{percent(exact):>28}")
+
+
+if __name__ == "__main__":
+    main()
