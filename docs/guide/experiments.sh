@@ -12,24 +12,29 @@ run() {  # run NAME COMMAND...: print the command, then keep its output (skipped
   mv "$out/$name.tmp" "$out/$name.txt"
 }
 
-# 1. Positional encodings: order, and windows longer than training saw
-for kind in none learned sinusoidal; do
-  run "pe-$kind" txdata train --mode seq2seq --pattern "1 1 0" --positional "$kind" \
-    --eval-length 24 --out "runs/guide/pe-$kind"
-done
+# 1. Tokens and embeddings (also draws docs/guide/img/sinusoids.png, for chapter 2)
+run embeddings python docs/guide/embeddings.py
+
+# 2. Positions: order, and windows longer than training saw
 run pe-none-same-length txdata train --mode seq2seq --pattern "1 1 0" --positional none \
   --out runs/guide/pe-none-same-length
+run positions python docs/guide/positions.py
 
-# 2. Stacked layers on a task that needs composition
-for layers in 1 2 4; do
-  run "layers-$layers" txdata train --mode seq2seq --task continue --pattern "1 1 0 1 0 0" \
-    --horizon 6 --layers "$layers" --out "runs/guide/layers-$layers"
-done
+# 3. Attention: the √d_h scale, a fixed-length vector, and what attention looks at
+run attention-scale python docs/guide/attention_scale.py
+run fixed-vector python docs/guide/fixed_vector.py
+run numbers txdata train --mode seq2seq --source sample:numbers --length 16 --steps 600 \
+  --out runs/guide/numbers
+run numbers-attention txdata attention --run runs/guide/numbers \
+  "three thousand four hundred and twelve" --png docs/guide/img/numbers-attention.png
 
-# 3. Encoder and decoder: what each position may see
+# 4. What stacked layers add: induction heads
+run induction python docs/guide/induction.py
+
+# 5. Encoder and decoder: what each position may see
 run masks txdata masks --mode both --batch-size 2 --length 8 --png docs/guide/img/masks.png
 
-# 4. The two kinds of training data
+# 6 and 7. The training data of each objective
 run show-both txdata show --mode both --batch-size 1
 run atlas txdata show --mode all --png docs/atlas.png
 run objectives-alternating python docs/guide/objectives.py
@@ -39,31 +44,17 @@ run compare-alternating txdata compare --out runs/guide/compare-alternating
 run compare-english txdata compare --source sample:english --length 32 --steps 600 \
   --out runs/guide/compare-english
 
-# 5. The original exercise, wrong and right
+# 8. The original exercise, wrong and right, and two leaks over three seeds
 run leaky txdata train --mode seq2seq --labels-as-decoder-input --out runs/guide/leaky
 run shifted txdata train --mode seq2seq --out runs/guide/shifted
+run leaks python docs/guide/leaky.py
 
-# 6. How long can a sequence be?
-run sequence-length python bench/sequence_length.py
-
-# 7. Softmax, label smoothing, dropout and confidence
-for variant in "plain" "smooth --label-smoothing 0.1" "dropout --dropout 0.1"; do
-  set -- $variant
-  name=$1; shift
-  run "calibration-$name" txdata train --mode mlm --source sample:english --length 32 \
-    --steps 1500 --eval-every 500 "$@" --out "runs/guide/calibration-$name"
-done
-
-for name in plain dropout; do
-  cp "runs/guide/calibration-$name/curves.png" "docs/guide/img/calibration-$name.png"
-done
-
-# 8. Fixed-length vector or attention
-run numbers txdata train --mode seq2seq --source sample:numbers --length 16 --steps 600 \
-  --out runs/guide/numbers
-run numbers-attention txdata attention --run runs/guide/numbers \
-  "three thousand four hundred and twelve" --png docs/guide/img/numbers-attention.png
-
-# 10. Backpropagation, by hand
+# 9. Backpropagation, by hand
 run gradcheck txdata gradcheck
 run backprop-manual txdata train --mode seq2seq --backprop manual --out runs/guide/backprop-manual
+
+# 10. How long can a sequence be?
+run sequence-length python bench/sequence_length.py
+
+# 11. Calibration: reliability, ECE and temperature scaling over three seeds
+run calibration-seeds python docs/guide/calibration.py
