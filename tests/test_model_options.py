@@ -250,20 +250,52 @@ def test_sdpa_equals_the_written_out_path_with_every_option(options):
     torch.testing.assert_close(outputs[0], outputs[1], rtol=0, atol=1e-5)
 
 
+def step_logits(m, generate) -> tuple[list[list[int]], torch.Tensor]:
+    """The tokens `generate()` makes and the logits (B, steps, V) it chose them from."""
+    steps = []
+    hook = m.head.register_forward_hook(lambda module, args, output: steps.append(output))
+    try:
+        made = generate()
+    finally:
+        hook.remove()
+    return made, torch.stack(steps, dim=1)
+
+
 @pytest.mark.parametrize("options", [o for o in OPTIONS.values() if o.get("causal_mask", True)])
-def test_generation_is_the_forward_pass_argmax_with_every_option(options):
+def test_generation_scores_as_the_forward_pass_with_every_option(options):
     """Generation and training read the same model: with rope (positions by the cache) and
-    pooled memory (`Transformer.memory`, in both), each token generated is the argmax of the
-    teacher-forced forward pass on the tokens before it."""
+    pooled memory (`Transformer.memory`, in both), the logits of each generation step, cached
+    or not, are those of the teacher-forced forward pass on the tokens before it."""
     m = model("encoder-decoder", **options)
     ids = random_ids(3, 7)
     mask = torch.ones_like(ids)
     mask[1, 4:] = 0
-    made = greedy_decode(m, ids, mask, BOS, NEVER, 8)
-    assert made == greedy_decode(m, ids, mask, BOS, NEVER, 8, use_cache=False)
+    made, cached = step_logits(m, lambda: greedy_decode(m, ids, mask, BOS, NEVER, 8))
+    _, uncached = step_logits(
+        m, lambda: greedy_decode(m, ids, mask, BOS, NEVER, 8, use_cache=False)
+    )
     decoder_input = torch.tensor([[BOS, *row[:-1]] for row in made])
     batch = {"input_ids": ids, "attention_mask": mask, "decoder_input_ids": decoder_input}
-    assert m(batch).logits.argmax(dim=-1).tolist() == made
+    torch.testing.assert_close(cached, m(batch).logits, rtol=0, atol=1e-5)
+    torch.testing.assert_close(uncached, cached, rtol=0, atol=1e-5)
+
+
+def test_rope_continues_left_padded_prompts_as_each_alone():
+    """Prompts of 5, 2 and 4 tokens in one batch (left-aligned inside `greedy_continue`):
+    every step's logits equal the row's own, cached or not."""
+    m = model("decoder", positional="rope")
+    ids = random_ids(3, 5)
+    mask = (torch.arange(5) < torch.tensor([[5], [2], [4]])).long()
+    ids = ids * mask
+    _, cached = step_logits(m, lambda: greedy_continue(m, ids, mask, NEVER, 6))
+    _, uncached = step_logits(m, lambda: greedy_continue(m, ids, mask, NEVER, 6, False))
+    torch.testing.assert_close(uncached, cached, rtol=0, atol=1e-5)
+    for row, length in enumerate((5, 2, 4)):
+        alone = ids[row : row + 1, :length]
+        _, logits = step_logits(
+            m, lambda a=alone: greedy_continue(m, a, torch.ones_like(a), NEVER, 6)
+        )
+        torch.testing.assert_close(cached[row], logits[0], rtol=0, atol=1e-5)
 
 
 def test_no_causal_mask_decodes_causally_with_the_cache():

@@ -374,7 +374,7 @@ MODELS = {  # name: (architecture, settings); each with padding and a fully padd
     "enc-dec, dropout 0.1": ("encoder-decoder", {"dropout": 0.1}),
     "decoder (clm), no positions": ("decoder", {"positional": "none"}),
     "enc-dec, rope, pooled memory": ("encoder-decoder", {"positional": "rope", "memory": "pooled"}),
-    "decoder, rope, no causal mask, no scale": (
+    "decoder, rope, no causal, no scale": (
         "decoder",
         {"positional": "rope", "causal_mask": False, "attention_scale": False},
     ),
