@@ -69,11 +69,13 @@ class ModelConfig:
             "seq2seq (Cho et al. 2014; Sutskever et al. 2014)."
         },
     )
-    # The next two switch off a part of the paper's attention, each to show what it is for.
-    # Off, the decoder is trained to copy the token after each position, which teacher-forced
-    # scores reward and free-running decoding cannot do (it has no next token to copy).
-    # Generation with the KV cache stays causal: a step's keys are cached before later
-    # tokens exist.
+    # The next two each switch off a part of the paper's attention, to show what it is for.
+    # causal_mask off: each decoder position also sees those after it, so training teaches it
+    # to copy the next token. Teacher-forced scores reward that; free-running decoding, where
+    # the next token does not exist yet, fails. Decoding with the KV cache stays causal (a
+    # step's keys are cached before later tokens exist), so the bug shows in training and
+    # teacher-forced evaluation. attention_scale off: scores are q·k, not q·k/√K; their spread
+    # grows with K until the softmax saturates (see `MultiHeadAttention`).
     causal_mask: bool = field(
         default=True,
         metadata={
