@@ -7,7 +7,9 @@ Masks are boolean and say who may look at whom: `allowed[b, 0, t, l]` is True wh
 row b may attend to key l. The head axis is 1 so one mask serves every head.
 
 During generation a `KVCache` keeps each attention's keys and values from earlier steps, so a
-step projects only its new position.
+step projects only its new position. With rotary positions (`models.rope`), self-attention
+turns its queries and keys before anything else: a cached key was turned, at its own position,
+when it was cached.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from models.rope import Rotation, rotate
 
 
 class KVCache:
@@ -85,12 +89,15 @@ def attend(
     v: torch.Tensor,
     allowed: torch.Tensor | None,
     dropout: float = 0.0,
+    scale: float | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Scaled dot-product attention: softmax(q k^T / sqrt(K)) v. Returns (output, weights).
 
     q (B, H, T, K), k and v (B, H, L, K), allowed (B, 1, T, L) -> (B, H, T, K), (B, H, T, L).
+    `scale` multiplies the scores: 1/sqrt(K) when None, as `F.scaled_dot_product_attention`.
     """
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, H, T, L)
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    scores = q @ k.transpose(-2, -1) * scale  # (B, H, T, L)
     if allowed is not None:
         scores = scores.masked_fill(~allowed, float("-inf"))  # every row keeps a key (may_attend)
     weights = scores.softmax(dim=-1)
@@ -98,11 +105,18 @@ def attend(
 
 
 class MultiHeadAttention(nn.Module):
-    """H heads of attention from x (queries) over context (keys and values)."""
+    """H heads of attention from x (queries) over context (keys and values).
 
-    def __init__(self, d_model: int, heads: int, dropout: float = 0.0) -> None:
+    `scaled=False` drops the 1/sqrt(K) of scaled dot-product attention (`ModelConfig`'s
+    `attention_scale`): q·k sums K products, so its spread is about sqrt(K) times one
+    product's, and unscaled scores push the softmax towards one-hot weights whose gradients
+    vanish. It is there to show that, not to be used.
+    """
+
+    def __init__(self, d_model: int, heads: int, dropout: float = 0.0, scaled: bool = True) -> None:
         super().__init__()
         self.heads, self.dropout = heads, dropout
+        self.scale = None if scaled else 1.0  # None: 1/sqrt(K), as `attend` and SDPA take it
         self.q = nn.Linear(d_model, d_model)
         self.k = nn.Linear(d_model, d_model)
         self.v = nn.Linear(d_model, d_model)
@@ -117,22 +131,30 @@ class MultiHeadAttention(nn.Module):
         context: torch.Tensor | None,
         allowed: torch.Tensor | None,
         cache: KVCache | None = None,
+        rotation: Rotation | None = None,
     ) -> torch.Tensor:
         """x (B, T, D), context (B, L, D) or None for self-attention, allowed (B, 1, T, L).
 
-        With a `cache`, x holds only the new positions and L counts the cached ones too."""
+        With a `cache`, x holds only the new positions and L counts the cached ones too.
+        `rotation` (self-attention with rotary positions): the angles of x's T positions, by
+        which its queries and keys turn; keys already cached were turned at theirs."""
         context = x if context is None else context
-        q = self._split(self.q(x))
+        q = self._split(self.q(x))  # (B, H, T, K)
+        if rotation is not None:
+            q = rotate(q, rotation)
 
         def project() -> tuple[torch.Tensor, torch.Tensor]:
-            return self._split(self.k(context)), self._split(self.v(context))
+            k = self._split(self.k(context))  # (B, H, T, K): self-attention's context is x
+            return (k if rotation is None else rotate(k, rotation)), self._split(self.v(context))
 
         k, v = project() if cache is None else cache.keys_values(project)
         dropout = self.dropout if self.training else 0.0
         if self.fast and not self.keep_weights:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=dropout)
+            y = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=allowed, dropout_p=dropout, scale=self.scale
+            )
         else:
-            y, self.weights = attend(q, k, v, allowed, dropout)
+            y, self.weights = attend(q, k, v, allowed, dropout, self.scale)
         batch, _, length, head_width = y.shape
         y = y.transpose(1, 2).reshape(batch, length, self.heads * head_width)  # (B, T, D)
         return self.out(y)

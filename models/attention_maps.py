@@ -36,11 +36,14 @@ class AttentionMaps:
     encoder_tokens: list[str]  # empty for a decoder-only model
     decoder_tokens: list[str]  # empty for an encoder-only model
     weights: dict[str, torch.Tensor]  # name -> (layers, H, T, L), names as in `mask_views`
+    pooled: bool = False  # cross-attention reads one mean of the encoder's output (L = 1)
 
     def tokens(self, name: str) -> tuple[list[str], list[str]]:
         """(query tokens, key tokens) of one attention."""
         queries = self.encoder_tokens if name == "encoder self-attention" else self.decoder_tokens
         keys = self.decoder_tokens if name == "decoder self-attention" else self.encoder_tokens
+        if name == "cross-attention" and self.pooled:
+            keys = ["mean"]
         return queries, keys
 
 
@@ -72,10 +75,12 @@ def attention_maps(run: LoadedRun, text: str) -> AttentionMaps:
     try:
         types = frame.get("token_type_ids")  # the segments of a sentence pair
         types = None if types is None else types.to(device)
-        memory = None if source is None else model.encode(source, torch.ones_like(source), types)
-        if target is not None:
-            memory_mask = None if source is None else torch.ones_like(source)
-            model.decode(target, None, memory, memory_mask)
+        if target is None:
+            model.encode(source, torch.ones_like(source), types)
+        elif source is None:
+            model.decode(target)
+        else:
+            model.decode(target, None, *model.memory(source, torch.ones_like(source)))
         weights = {
             name: torch.stack([m.weights[0] for m in modules]).cpu()  # (layers, H, T, L)
             for name, modules in attentions.items()
@@ -88,6 +93,7 @@ def attention_maps(run: LoadedRun, text: str) -> AttentionMaps:
         [] if source is None else [tokenizer.id_to_token(i) for i in source[0].tolist()],
         [] if target is None else [tokenizer.id_to_token(i) for i in target[0].tolist()],
         weights,
+        pooled=model.config.memory == "pooled",
     )
 
 

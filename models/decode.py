@@ -10,7 +10,13 @@ Prompts of different lengths are left-aligned before a decoder-only model contin
 the batch arrives padded on the right, as every batch here is, and each row's real tokens
 move to its end, so that every row's next token lands in the same, last column. Position ids
 count from each row's first real token, as in training, and pad keys stay masked, so a row
-continues exactly as it would alone.
+continues exactly as it would alone. Rotary positions (`models.rope`) are turned by the same
+position ids: each new query at its own, each key once, when it is cached.
+
+A model trained with `causal_mask=False` decodes causally all the same here, as every model
+does with the cache: that is why its free-running outputs fail where its teacher-forced
+scores looked perfect. (Without the cache it re-reads the prefix with no causal mask, so the
+two differ for such a model, and for no other.)
 """
 
 from __future__ import annotations
@@ -36,10 +42,10 @@ def greedy_decode(
     Unlike teacher forcing, the decoder sees only its own predictions, so a model that learned
     to copy leaked labels cannot score here. Returns each row's tokens, [EOS] included if made.
     """
-    memory = model.encode(input_ids, attention_mask)  # (B, S, D)
+    memory, memory_mask = model.memory(input_ids, attention_mask)  # (B, S or 1, D), (B, S or 1)
     start = torch.full((input_ids.shape[0], 1), bos_id, device=input_ids.device)  # (B, 1)
     return _greedy(
-        model, start, torch.ones_like(start), eos_id, max_length, use_cache, memory, attention_mask
+        model, start, torch.ones_like(start), eos_id, max_length, use_cache, memory, memory_mask
     )
 
 

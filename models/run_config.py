@@ -89,6 +89,8 @@ class RunConfig:
     command: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        # Here, before any data is prepared or folder made: `--memory pooled` for mlm fails first.
+        self.model.check_architecture(self.data.kind.architecture)
         if self.train.batch_size is None:  # the objective's default, written down in the run
             self.train = replace(self.train, batch_size=self.data.kind.batch_size)
 

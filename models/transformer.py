@@ -7,9 +7,10 @@ Dimension legend:
 
 A `Stack` of `Block`s with two flags does all the work: the encoder is `Stack(causal=False)`,
 the decoder `Stack(causal=True)`, with cross-attention when there is an encoder. `Transformer`
-composes them by architecture. Heads sit outside the core: one LM head, tied to the token
-embedding, serves every architecture; an encoder that reads sentence pairs (BERT's nsp) adds
-segment embeddings and a sentence head on [CLS].
+composes them by architecture; `Transformer.memory` is what the decoder's cross-attention
+reads of the encoder, for training and generation alike. Heads sit outside the core: one LM
+head, tied to the token embedding, serves every architecture; an encoder that reads sentence
+pairs (BERT's nsp) adds segment embeddings and a sentence head on [CLS].
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.attention import KVCache, MultiHeadAttention, causal_mask, may_attend, padding_mask
+from models.rope import Rotation, rotation_at
 from txdata.collate import next_token_labels
 from txdata.errors import ConfigError
 from txdata.memory import check_fits
-from txdata.objectives import ARCHITECTURES
+from txdata.objectives import ARCHITECTURES, OBJECTIVES
 from txdata.special_tokens import IGNORE_INDEX
 
 
@@ -51,7 +53,43 @@ class ModelConfig:
         default="pre",
         metadata={"help": "pre LayerNorm (before each sublayer, stable) or post (the paper's)."},
     )
-    positional: str = field(default="sinusoidal", metadata={"help": "sinusoidal, learned or none."})
+    positional: str = field(
+        default="sinusoidal",
+        metadata={
+            "help": "sinusoidal, learned, rope (rotary: queries and keys of self-attention "
+            "turned by their position, Su et al. 2021) or none."
+        },
+    )
+    memory: str = field(
+        default="attention",
+        metadata={
+            "help": "Encoder-decoder only. attention: the decoder's cross-attention sees every "
+            "encoder position. pooled: the decoder's cross-attention sees one mean-pooled "
+            "vector of the encoder's output, a fixed-length bottleneck as in pre-attention "
+            "seq2seq (Cho et al. 2014; Sutskever et al. 2014)."
+        },
+    )
+    # The next two each switch off a part of the paper's attention, to show what it is for.
+    # causal_mask off: each decoder position also sees those after it, so training teaches it
+    # to copy the next token. Teacher-forced scores reward that; free-running decoding, where
+    # the next token does not exist yet, fails. Decoding with the KV cache stays causal (a
+    # step's keys are cached before later tokens exist), so the bug shows in training and
+    # teacher-forced evaluation. attention_scale off: scores are q·k, not q·k/√K; their spread
+    # grows with K until the softmax saturates (see `MultiHeadAttention`).
+    causal_mask: bool = field(
+        default=True,
+        metadata={
+            "help": "--no-causal-mask demonstrates a classic bug: decoder positions also see "
+            "the tokens after them."
+        },
+    )
+    attention_scale: bool = field(
+        default=True,
+        metadata={
+            "help": "--no-attention-scale drops the 1/√K of scaled dot-product attention, to "
+            "show the softmax saturating."
+        },
+    )
     # Set by a run whose objective reads sentence pairs (nsp): BERT's segment embeddings and
     # a next-sentence head on [CLS]. Off (every other objective, and runs saved before it),
     # the model has neither, so its weights and their names are as they were.
@@ -64,10 +102,17 @@ class ModelConfig:
         if self.d_model % self.heads:
             raise ConfigError(f"d_model {self.d_model} is not divisible by {self.heads} heads")
         choices = {"activation": ("gelu", "relu"), "norm": ("pre", "post")}
-        choices["positional"] = ("sinusoidal", "learned", "none")
+        choices["positional"] = ("sinusoidal", "learned", "rope", "none")
+        choices["memory"] = ("attention", "pooled")
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {', '.join(allowed)}")
+        head_width = self.d_model // self.heads
+        if self.positional == "rope" and head_width % 2:
+            raise ConfigError(
+                f"rope turns pairs of dimensions: the head width d_model/heads must be even, "
+                f"not {head_width}"
+            )
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must lie in [0, 1), got {self.dropout}")
         # Weights, their gradients and AdamW's two moments: 16 bytes a parameter.
@@ -83,6 +128,21 @@ class ModelConfig:
         block = 4 * d * d + 2 * d * f  # attention projections and the feed-forward layer
         cross = 4 * d * d
         return (self.vocab_size + self.max_len) * d + self.layers * (2 * block + cross)
+
+    def check_architecture(self, architecture: str) -> None:
+        """Refuse settings that `architecture` has no part for, rather than ignore them."""
+        if self.memory != "attention" and architecture != "encoder-decoder":
+            names = ", ".join(
+                name for name, kind in OBJECTIVES.items() if kind.architecture == "encoder-decoder"
+            )
+            raise ConfigError(
+                f"memory {self.memory} needs an encoder-decoder objective ({names}), "
+                f"not {architecture}: only a decoder reading an encoder has a memory"
+            )
+        if not self.causal_mask and architecture == "encoder":
+            raise ConfigError("causal_mask off needs a decoder: an encoder has no causal mask")
+        if self.sentence_pairs and architecture != "encoder":
+            raise ConfigError(f"sentence pairs need an encoder, not {architecture}")
 
 
 class Output(NamedTuple):
@@ -160,9 +220,11 @@ class Block(nn.Module):
     def __init__(self, config: ModelConfig, cross_attention: bool) -> None:
         super().__init__()
         d, heads, dropout = config.d_model, config.heads, config.dropout
-        self.pre_norm = config.norm == "pre"
-        self.self_attention = MultiHeadAttention(d, heads, dropout)
-        self.cross_attention = MultiHeadAttention(d, heads, dropout) if cross_attention else None
+        self.pre_norm, scaled = config.norm == "pre", config.attention_scale
+        self.self_attention = MultiHeadAttention(d, heads, dropout, scaled)
+        self.cross_attention = None
+        if cross_attention:
+            self.cross_attention = MultiHeadAttention(d, heads, dropout, scaled)
         activation = nn.GELU() if config.activation == "gelu" else nn.ReLU()
         self.feed_forward = nn.Sequential(
             nn.Linear(d, config.d_ff), activation, nn.Linear(config.d_ff, d)
@@ -177,11 +239,13 @@ class Block(nn.Module):
         memory: torch.Tensor | None = None,
         memory_allowed: torch.Tensor | None = None,
         cache: tuple[KVCache, KVCache] | None = None,
+        rotation: Rotation | None = None,
     ) -> torch.Tensor:
         """x (B, T, D); memory (B, S, D) is the encoder output the decoder attends to.
-        `cache`: this block's (self-attention, cross-attention) keys and values, when generating."""
+        `cache`: this block's (self-attention, cross-attention) keys and values, when generating.
+        `rotation`: x's rotary angles, for self-attention (cross-attention has none)."""
         own, cross = cache if cache is not None else (None, None)
-        x = self._residual(x, self.norms[0], self.self_attention, None, allowed, own)
+        x = self._residual(x, self.norms[0], self.self_attention, None, allowed, own, rotation)
         if self.cross_attention is not None:
             x = self._residual(
                 x, self.norms[1], self.cross_attention, memory, memory_allowed, cross
@@ -196,11 +260,14 @@ class Block(nn.Module):
 
 class Stack(nn.Module):
     """N blocks. `causal`: position t sees only positions <= t. `cross_attention`: attend to
-    an encoder's output too."""
+    an encoder's output too. With rotary positions, the stack turns self-attention's queries
+    and keys by each position's angles."""
 
     def __init__(self, config: ModelConfig, causal: bool, cross_attention: bool = False) -> None:
         super().__init__()
         self.causal = causal
+        self.rotary = config.positional == "rope"
+        self.head_width = config.d_model // config.heads
         self.blocks = nn.ModuleList(Block(config, cross_attention) for _ in range(config.layers))
         # Pre-LN leaves the residual stream unnormalised; one last LayerNorm closes it.
         self.final_norm = nn.LayerNorm(config.d_model) if config.norm == "pre" else nn.Identity()
@@ -212,11 +279,17 @@ class Stack(nn.Module):
         memory: torch.Tensor | None = None,
         memory_mask: torch.Tensor | None = None,
         cache: list[tuple[KVCache, KVCache]] | None = None,
+        positions: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """x (B, T, D), attention_mask (B, L); memory (B, S, D), memory_mask (B, S).
 
-        L = T, unless a `cache` (one entry per block) holds the L - T positions before x."""
+        L = T, unless a `cache` (one entry per block) holds the L - T positions before x.
+        `positions` (B, T), 0 … T-1 when not given: x's positions, for rotary angles."""
         length, new = attention_mask.shape[1], x.shape[1]
+        rotation = None
+        if self.rotary:
+            where = torch.arange(new, device=x.device) if positions is None else positions
+            rotation = rotation_at(where, self.head_width, x.dtype)  # (B or 1, 1, T, K/2)
         # The new positions are the last T of L: their rows of the (L, L) causal mask.
         causal = causal_mask(length, x.device)[length - new :] if self.causal else None
         allowed = may_attend(padding_mask(attention_mask), causal)  # (B, 1, T, L)
@@ -225,7 +298,7 @@ class Stack(nn.Module):
             # Every decoder query may see every real encoder position: (B, 1, T, S).
             memory_allowed = may_attend(padding_mask(memory_mask)).expand(-1, -1, new, -1)
         for block, block_cache in zip(self.blocks, cache or [None] * len(self.blocks)):
-            x = block(x, allowed, memory, memory_allowed, block_cache)
+            x = block(x, allowed, memory, memory_allowed, block_cache, rotation)
         return self.final_norm(x)
 
 
@@ -327,19 +400,16 @@ class Transformer(nn.Module):
             raise ConfigError(
                 f"no architecture {architecture!r}: choose {', '.join(ARCHITECTURES)}"
             )
+        config.check_architecture(architecture)
         self.config, self.architecture = config, architecture
         self.embeddings = Embeddings(config)
         self.encoder = Stack(config, causal=False) if architecture != "decoder" else None
         self.decoder = None
         if architecture != "encoder":
             cross = architecture == "encoder-decoder"
-            self.decoder = Stack(config, causal=True, cross_attention=cross)
+            self.decoder = Stack(config, causal=config.causal_mask, cross_attention=cross)
         self.head = LMHead(self.embeddings)
-        self.sentence_head = None
-        if config.sentence_pairs:
-            if architecture != "encoder":
-                raise ConfigError(f"sentence pairs need an encoder, not {architecture}")
-            self.sentence_head = SentenceHead(config)
+        self.sentence_head = SentenceHead(config) if config.sentence_pairs else None
 
     def encode(
         self,
@@ -352,6 +422,18 @@ class Transformer(nn.Module):
         return self.encoder(
             self.embeddings(input_ids, token_type_ids=token_type_ids), attention_mask
         )
+
+    def memory(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """What the decoder's cross-attention reads of the source (B, S): the memory and its
+        mask. `memory="attention"`: the encoder's output (B, S, D) and `attention_mask`.
+        `memory="pooled"`: its mean over real positions (B, 1, D), and a mask of ones (B, 1),
+        so the decoder must get the whole source from one vector of fixed width."""
+        hidden = self.encode(input_ids, attention_mask)  # (B, S, D)
+        if self.config.memory == "attention":
+            return hidden, attention_mask
+        return mean_pool(hidden, attention_mask), torch.ones_like(attention_mask[:, :1])
 
     def decode(
         self,
@@ -371,7 +453,7 @@ class Transformer(nn.Module):
         if attention_mask is None:
             attention_mask = torch.ones_like(ids)
         x = self.embeddings(ids, positions)
-        return self.decoder(x, attention_mask, memory, memory_mask, cache)
+        return self.decoder(x, attention_mask, memory, memory_mask, cache, positions)
 
     def new_cache(self) -> list[tuple[KVCache, KVCache]]:
         """Empty keys and values for each decoder block: (self-attention, cross-attention)."""
@@ -396,12 +478,9 @@ class Transformer(nn.Module):
             hidden = self.decode(batch["input_ids"], batch["attention_mask"])
             labels = None if labels is None else self.targets(labels)
         else:
-            memory = self.encode(batch["input_ids"], batch["attention_mask"])
+            memory, memory_mask = self.memory(batch["input_ids"], batch["attention_mask"])
             hidden = self.decode(
-                batch["decoder_input_ids"],
-                batch.get("decoder_attention_mask"),
-                memory,
-                batch["attention_mask"],
+                batch["decoder_input_ids"], batch.get("decoder_attention_mask"), memory, memory_mask
             )
         output = head_output(self.head, hidden, labels, label_smoothing, logits)
         if self.sentence_head is None:
@@ -409,6 +488,18 @@ class Transformer(nn.Module):
         return with_sentence_output(
             output, self.sentence_head(hidden), batch.get("next_sentence_label"), label_smoothing
         )
+
+
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """(B, S, D) -> (B, 1, D): the mean of each row's real positions (mask (B, S) of 1/0), so
+    padding changes nothing; a fully padded row gives zeros rather than 0/0.
+
+    >>> mean_pool(torch.tensor([[[1.0], [3.0], [100.0]]]), torch.tensor([[1, 1, 0]]))
+    tensor([[[2.]]])
+    """
+    real = attention_mask.to(hidden.dtype)[..., None]  # (B, S, 1)
+    count = real.sum(dim=1, keepdim=True).clamp(min=1)  # (B, 1, 1)
+    return (hidden * real).sum(dim=1, keepdim=True) / count
 
 
 def with_sentence_output(

@@ -25,6 +25,7 @@ from models.backprop.gradcheck import (
 )
 from models.backprop.model import HandTransformer
 from models.backprop.optim import AdamW, clip_grad_norm
+from models.rope import rotate
 from models.run_config import TrainConfig
 from models.train import make_optimizer, train_loop
 from models.transformer import ModelConfig, Transformer, build_model
@@ -38,7 +39,7 @@ runner = CliRunner()
 @pytest.mark.parametrize("seed", [0, 1])
 def test_every_layer_matches_autograd(seed):
     checks = layer_checks(seed)
-    assert len(checks) == 13
+    assert len(checks) == 16
     for check in checks:
         assert check.relative <= TOLERANCE and check.output_difference <= TOLERANCE, check
 
@@ -54,17 +55,34 @@ def test_whole_models_of_every_architecture_match_autograd(seed):
     architecture=st.sampled_from(["encoder", "encoder-decoder", "decoder"]),
     norm=st.sampled_from(["pre", "post"]),
     activation=st.sampled_from(["gelu", "relu"]),
-    positional=st.sampled_from(["sinusoidal", "learned", "none"]),
+    positional=st.sampled_from(["sinusoidal", "learned", "rope", "none"]),
+    pooled=st.booleans(),
+    causal_mask=st.booleans(),
+    attention_scale=st.booleans(),
     dropout=st.sampled_from([0.0, 0.2]),
     pairs=st.booleans(),
     label_smoothing=st.sampled_from([0.0, 0.1]),
     seed=st.integers(0, 2**16),
 )
 def test_any_model_matches_autograd(
-    architecture, norm, activation, positional, dropout, pairs, label_smoothing, seed
+    architecture,
+    norm,
+    activation,
+    positional,
+    pooled,
+    causal_mask,
+    attention_scale,
+    dropout,
+    pairs,
+    label_smoothing,
+    seed,
 ):
     settings_ = {"norm": norm, "activation": activation, "positional": positional}
     settings_ |= {"dropout": dropout, "sentence_pairs": pairs and architecture == "encoder"}
+    # Each option where the architecture has a part for it (elsewhere it is refused).
+    settings_["memory"] = "pooled" if pooled and architecture == "encoder-decoder" else "attention"
+    settings_["causal_mask"] = causal_mask or architecture == "encoder"
+    settings_["attention_scale"] = attention_scale
     check = model_check("any", architecture, settings_, seed, label_smoothing)
     assert check.relative <= TOLERANCE and check.output_difference <= TOLERANCE, check
 
@@ -239,8 +257,21 @@ def overwrite(parameter, grad):
     parameter.grad = grad.clone()
 
 
+def rotate_the_same_way(x, rotation, inverse=False):
+    """RoPE's backward turning the gradient forward again instead of back."""
+    return rotate(x, rotation)
+
+
+def mean_pool_onto_padding(self, dy):
+    """The pooled memory's gradient spread over every position, padding included."""
+    real, count = self.saved
+    return (dy / count).expand(-1, real.shape[1], -1)
+
+
 MUTATIONS = {
     "softmax without its rowsum term": (hand_attention, "softmax_backward", lambda dp, p: p * dp),
+    "rope's backward turned by +angle": (hand_attention, "rotate", rotate_the_same_way),
+    "pooled memory's gradient onto padding": (layers.MeanPool, "backward", mean_pool_onto_padding),
     "the tied weight overwritten, not summed": (layers, "accumulate", overwrite),
     "layer norm through neither μ nor σ": (layers.LayerNorm, "backward", layer_norm_shortcut),
 }

@@ -126,12 +126,38 @@ def test_predict_input_outside_the_vocabulary_is_named(runs):
     [
         (["--d-model", "30", "--heads", "4"], "d_model 30 is not divisible by 4 heads"),
         (["--positional", "rotary"], "positional must be one of"),
+        (["--mode", "clm", "--memory", "pooled"], "memory pooled needs an encoder-decoder"),
     ],
 )
 def test_bad_train_options_are_refused_before_anything_is_written(tmp_path, args, message):
     result = invoke("train", *args, "--out", str(tmp_path / "run"))
     assert message in one_line_error(result)
     assert not (tmp_path / "run").exists()
+
+
+MODEL_OPTIONS = [
+    ["--positional", "rope"],
+    ["--memory", "pooled"],
+    ["--no-causal-mask"],
+    ["--no-attention-scale"],
+]
+
+
+@pytest.mark.parametrize("option", MODEL_OPTIONS, ids=" ".join)
+def test_each_model_option_trains_saves_and_predicts(tmp_path, option):
+    """Each option end to end: trained, written in config.json, and read back by predict
+    (pooled memory with its attention plot, whose cross-attention has one key: the mean)."""
+    run = tmp_path / "run"
+    plots = ["--plots"] if option == ["--memory", "pooled"] else ["--no-plots"]
+    short = ["--steps", "4", "--eval-every", "4", "--eval-examples", "16", "--batch-size", "16"]
+    result = invoke("train", "--mode", "seq2seq", *TINY, *short, *option, *plots, "--out", str(run))
+    assert result.exit_code == 0, result.output
+    saved = json.loads((run / "config.json").read_text())["model"]
+    name = option[0].removeprefix("--").removeprefix("no-").replace("-", "_")
+    assert saved[name] == (option[1] if len(option) == 2 else False)
+    answer = invoke("predict", "--run", str(run), "1 0 1 0", "--format", "json")
+    assert answer.exit_code == 0, answer.output
+    assert json.loads(answer.stdout)["input"] == "1 0 1 0"  # 4 steps: its output is noise
 
 
 def test_train_lists_the_registered_objectives_and_refuses_others(tmp_path):

@@ -137,7 +137,8 @@ def test_a_metrics_line_cut_by_a_kill_is_dropped_on_resume(runs, tmp_path):
 
 def as_format_1(run):
     """Rewrite a run as txdata wrote runs before checkpoint folders and objective options:
-    weights and state at the top, `mode` in the config, mlm's `masking` and seq2seq's `leaky`."""
+    weights and state at the top, `mode` in the config, mlm's `masking` and seq2seq's `leaky`,
+    and none of the model options that came later."""
     checkpoint = latest_checkpoint(run)
     for name in ("model.safetensors", "state.safetensors", "state.json"):
         shutil.move(checkpoint / name, run / name)
@@ -147,6 +148,8 @@ def as_format_1(run):
     data = config["data"]
     objective, options = data.pop("objective"), data.pop("options")
     data.update(mode=objective, masking=options, leaky=False)
+    for later in ("memory", "causal_mask", "attention_scale"):
+        del config["model"][later]
     (run / "config.json").write_text(json.dumps({"mode": objective, **config}))
 
 

@@ -23,7 +23,7 @@ def ragged(b=4, length=9):
     return ids.masked_fill(mask == 0, 0), mask
 
 
-@pytest.mark.parametrize("positional", ["sinusoidal", "learned"])
+@pytest.mark.parametrize("positional", ["sinusoidal", "learned", "rope"])
 @pytest.mark.parametrize("norm", ["pre", "post"])
 def test_seq2seq_cache_changes_no_token(positional, norm):
     m, (ids, mask) = model("encoder-decoder", positional=positional, norm=norm), ragged()
@@ -33,7 +33,7 @@ def test_seq2seq_cache_changes_no_token(positional, norm):
     assert len({tuple(row) for row in cached}) > 1  # the rows read different sources
 
 
-@pytest.mark.parametrize("positional", ["sinusoidal", "learned"])
+@pytest.mark.parametrize("positional", ["sinusoidal", "learned", "rope"])
 @pytest.mark.parametrize("norm", ["pre", "post"])
 def test_decoder_only_cache_changes_no_token_and_padding_changes_no_row(positional, norm):
     m, (ids, mask) = model("decoder", positional=positional, norm=norm), ragged()

@@ -64,6 +64,47 @@ CASES = [
         "label smoothing",
     ),
     ("train nan clip", lambda d: ["train", "--clip", "nan", "--out", d["out"]], 1, "clip"),
+    # model options that are not there, or that the objective has no part for
+    (
+        "train bogus positional",
+        lambda d: ["train", "--positional", "bogus", "--out", d["out"]],
+        1,
+        "positional must be one of sinusoidal, learned, rope, none",
+    ),
+    (
+        "train bogus memory",
+        lambda d: ["train", "--memory", "bogus", "--out", d["out"]],
+        1,
+        "memory must be one of attention, pooled",
+    ),
+    (
+        "train pooled memory for mlm",
+        lambda d: ["train", "--mode", "mlm", "--memory", "pooled", "--out", d["out"]],
+        1,
+        "memory pooled needs an encoder-decoder objective",
+    ),
+    (
+        "train no causal mask for mlm",
+        lambda d: ["train", "--mode", "mlm", "--no-causal-mask", "--out", d["out"]],
+        1,
+        "causal_mask off needs a decoder",
+    ),
+    (
+        "train odd rope heads",
+        lambda d: [
+            "train",
+            "--positional",
+            "rope",
+            "--d-model",
+            "6",
+            "--heads",
+            "2",
+            "--out",
+            d["out"],
+        ],
+        1,
+        "must be even",
+    ),
     ("train seed 2^64", lambda d: ["train", "--seed", str(2**64), "--out", d["out"]], 1, "seed"),
     ("train negative seed", lambda d: ["train", "--seed", "-1", "--out", d["out"]], 1, "seed"),
     ("show seed 2^64", lambda d: ["show", "--seed", str(2**64)], 1, "seed"),
@@ -216,6 +257,7 @@ TRAIN_OPTIONS = {
     "--label-smoothing": NUMBERS,
     "--seed": NUMBERS,
     "--positional": TEXT,
+    "--memory": TEXT,
     "--schedule": TEXT,
 }
 

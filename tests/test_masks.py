@@ -54,10 +54,10 @@ def model_masks(mode: str, batch: dict[str, torch.Tensor], monkeypatch) -> dict[
     seen: dict[str, list[torch.Tensor]] = {}
     forward = MultiHeadAttention.forward
 
-    def spy(self, x, context, allowed, cache=None):
+    def spy(self, x, context, allowed, *rest):  # rest: the cache and rotary angles, if any
         queries = x.shape[1]
         seen.setdefault(names[self], []).append(allowed.expand(-1, -1, queries, -1)[:, 0])
-        return forward(self, x, context, allowed, cache)
+        return forward(self, x, context, allowed, *rest)
 
     monkeypatch.setattr(MultiHeadAttention, "forward", spy)
     with torch.no_grad():

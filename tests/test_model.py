@@ -117,7 +117,7 @@ def test_loss_ignores_positions_labelled_minus_100():
 
 
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
-@pytest.mark.parametrize("positional", ["sinusoidal", "learned"])
+@pytest.mark.parametrize("positional", ["sinusoidal", "learned", "rope"])
 def test_every_parameter_receives_a_gradient(architecture, positional):
     m = model(architecture, positional=positional).train()
     batch = seq2seq_batch()
@@ -249,6 +249,7 @@ def test_masks_are_what_they_say():
         ({"d_model": 30, "heads": 4}, "d_model 30 is not divisible by 4 heads"),
         ({"positional": "rotary"}, "positional must be one of"),
         ({"norm": "middle"}, "norm must be one of"),
+        ({"memory": "bogus"}, "memory must be one of attention, pooled"),
     ],
 )
 def test_bad_model_configs_are_refused(options, message):

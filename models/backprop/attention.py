@@ -1,5 +1,5 @@
 """Attention with its backward pass written out: scaled dot-product attention over a boolean
-mask, the masked softmax, and multi-head self- and cross-attention.
+mask, the masked softmax, and multi-head self- and cross-attention, with rotary positions.
 
 Dimension legend:
     B batch   T query positions   L key positions   D model width   H heads   K head width (D/H)
@@ -22,6 +22,7 @@ import torch
 
 from models.attention import MultiHeadAttention as MultiHeadAttentionModule
 from models.backprop.layers import Dropout, Linear
+from models.rope import Rotation, rotate
 
 
 def softmax(scores: torch.Tensor) -> torch.Tensor:
@@ -43,20 +44,20 @@ def softmax_backward(dp: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
 
 class ScaledDotProductAttention:
     """O = dropout(P) V, P = softmax(mask(Q Kᵀ / √K)): Q (B, H, T, K), K and V (B, H, L, K),
-    allowed (B, 1, T, L) -> O (B, H, T, K).
+    allowed (B, 1, T, L) -> O (B, H, T, K). `scale` replaces 1/√K when given (1.0: unscaled).
 
     Backward, with P̃ = dropout(P) and S the scaled scores:
         dV = P̃ᵀ dO;   dP̃ = dO Vᵀ;   dP = dropout backward of dP̃;
         dS = P ⊙ (dP − rowsum(dP ⊙ P));   dQ = dS K / √K;   dK = dSᵀ Q / √K.
     """
 
-    def __init__(self, dropout: Dropout | None) -> None:
-        self.dropout = dropout
+    def __init__(self, dropout: Dropout | None, scale: float | None = None) -> None:
+        self.dropout, self.scale = dropout, scale
 
     def forward(
         self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, allowed: torch.Tensor | None
     ) -> torch.Tensor:
-        scale = 1.0 / math.sqrt(q.shape[-1])
+        scale = 1.0 / math.sqrt(q.shape[-1]) if self.scale is None else self.scale
         scores = q @ k.transpose(-2, -1) * scale  # (B, H, T, L)
         if allowed is not None:
             scores = scores.masked_fill(~allowed, float("-inf"))
@@ -70,7 +71,7 @@ class ScaledDotProductAttention:
         dv = dropped.transpose(-2, -1) @ do  # (B, H, L, K)
         d_dropped = do @ v.transpose(-2, -1)  # (B, H, T, L)
         dp = d_dropped if self.dropout is None else self.dropout.backward(d_dropped)
-        ds = softmax_backward(dp, weights) * scale  # (B, H, T, L), through the 1/√K scale
+        ds = softmax_backward(dp, weights) * scale  # (B, H, T, L), through the scale
         return ds @ k, ds.transpose(-2, -1) @ q, dv  # dQ (B, H, T, K), dK, dV (B, H, L, K)
 
 
@@ -95,6 +96,10 @@ class MultiHeadAttention:
     self-attention x reaches the loss three ways (through Q, K and V), so dx sums all three;
     in cross-attention dx comes through Q alone and the context's gradient, through K and V,
     is kept in `context_grad` for the encoder.
+
+    With rotary positions, self-attention turns Q and K after splitting them into heads:
+    Q' = R Q, K' = R K, R orthogonal. Backward turns dQ' and dK' back: dQ = Rᵀ dQ', the
+    rotation by −angle.
     """
 
     def __init__(self, module: MultiHeadAttentionModule, dropout: Dropout | None) -> None:
@@ -105,24 +110,34 @@ class MultiHeadAttention:
             Linear(module.v),
             Linear(module.out),
         )
-        self.attention = ScaledDotProductAttention(dropout)
+        self.attention = ScaledDotProductAttention(dropout, module.scale)
         self.context_grad: torch.Tensor | None = None
 
     def forward(
-        self, x: torch.Tensor, context: torch.Tensor | None, allowed: torch.Tensor | None
+        self,
+        x: torch.Tensor,
+        context: torch.Tensor | None,
+        allowed: torch.Tensor | None,
+        rotation: Rotation | None = None,
     ) -> torch.Tensor:
-        """x (B, T, D), context (B, L, D) or None, allowed (B, 1, T, L) -> (B, T, D)."""
-        self.is_self = context is None
+        """x (B, T, D), context (B, L, D) or None, allowed (B, 1, T, L) -> (B, T, D).
+        `rotation`: rotary angles of x's positions (self-attention only)."""
+        self.is_self, self.rotation = context is None, rotation
         context = x if context is None else context
         q = split_heads(self.q.forward(x), self.heads)  # (B, H, T, K)
         k = split_heads(self.k.forward(context), self.heads)  # (B, H, L, K)
         v = split_heads(self.v.forward(context), self.heads)
+        if rotation is not None:
+            q, k = rotate(q, rotation), rotate(k, rotation)
         return self.out.forward(merge_heads(self.attention.forward(q, k, v, allowed)))
 
     def backward(self, dy: torch.Tensor) -> torch.Tensor:
         """dy (B, T, D) -> dx (B, T, D)."""
         d_heads = split_heads(self.out.backward(dy), self.heads)  # (B, H, T, K)
         dq, dk, dv = self.attention.backward(d_heads)
+        if self.rotation is not None:  # a rotation's backward: the same rotation, undone
+            dq = rotate(dq, self.rotation, inverse=True)
+            dk = rotate(dk, self.rotation, inverse=True)
         dx = self.q.backward(merge_heads(dq))
         d_context = self.k.backward(merge_heads(dk)) + self.v.backward(merge_heads(dv))
         if self.is_self:

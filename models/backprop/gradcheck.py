@@ -34,7 +34,8 @@ from models.backprop import attention as hand_attention
 from models.backprop import layers
 from models.backprop.loss import CrossEntropy
 from models.backprop.model import Block, Dropouts, HandTransformer
-from models.transformer import ModelConfig, Transformer
+from models.rope import rotate, rotation_at
+from models.transformer import ModelConfig, Transformer, mean_pool
 
 TOLERANCE = 1e-8  # the relative error a float64 check may reach
 
@@ -260,32 +261,60 @@ def dropout_check(x: torch.Tensor, generator: torch.Generator, seed: int) -> Che
 
 
 def attention_checks(batch, length, width, heads, randn, generator) -> list[Check]:
-    """Scaled dot-product attention (against `models.attention.attend`), and multi-head
-    self- and cross-attention (against `models.attention.MultiHeadAttention`), with padded
-    keys and a fully padded row."""
+    """Scaled dot-product attention, scaled and unscaled (against `models.attention.attend`),
+    the rotary turn of queries and keys and the masked mean of pooled memory (against autograd
+    through `models.rope.rotate` and `models.transformer.mean_pool`), and multi-head self- and
+    cross-attention (against `models.attention.MultiHeadAttention`), with padded keys and a
+    fully padded row."""
     mask = torch.ones(batch, length, dtype=torch.long)
     mask[1, 3:] = 0  # two pad keys
     mask[2] = 0  # a fully padded row: may_attend lets it see every key
     allowed = may_attend(padding_mask(mask))  # (B, 1, 1, L)
     allowed = allowed.expand(-1, -1, length, -1)  # (B, 1, T, L)
     q, k, v = (randn(batch, heads, length, width // heads) for _ in range(3))
-    core = hand_attention.ScaledDotProductAttention(dropout=None)
+    checks = []
+    for name, scale in (("attention", None), ("attention, unscaled", 1.0)):
+        core = hand_attention.ScaledDotProductAttention(dropout=None, scale=scale)
 
-    def core_backward(do):
-        dq, dk, dv = core.backward(do)
-        return {"q": dq, "k": dk, "v": dv}
+        def core_backward(do, core=core):
+            dq, dk, dv = core.backward(do)
+            return {"q": dq, "k": dk, "v": dv}
 
-    checks = [
+        checks.append(
+            check_piece(
+                name,
+                {"q": q, "k": k, "v": v},
+                {},
+                lambda q, k, v, scale=scale: attend(q, k, v, allowed, scale=scale)[0],
+                lambda q, k, v, core=core: core.forward(q, k, v, allowed),
+                core_backward,
+                generator,
+            )
+        )
+    rotation = rotation_at(torch.arange(length) + 3, width // heads, torch.float64)
+    checks.append(
         check_piece(
-            "attention",
-            {"q": q, "k": k, "v": v},
+            "rotary positions",
+            {"q": q},
             {},
-            lambda q, k, v: attend(q, k, v, allowed)[0],
-            lambda q, k, v: core.forward(q, k, v, allowed),
-            core_backward,
+            lambda q: rotate(q, rotation),
+            lambda q: rotate(q, rotation),
+            lambda dy: {"q": rotate(dy, rotation, inverse=True)},  # Rᵀ: the angle undone
             generator,
         )
-    ]
+    )
+    pool = layers.MeanPool()
+    checks.append(
+        check_piece(
+            "mean pool",
+            {"h": randn(batch, length, width)},
+            {},
+            lambda h: mean_pool(h, mask),
+            lambda h: pool.forward(h, mask),
+            lambda dy: {"h": pool.backward(dy)},
+            generator,
+        )
+    )
     x, context = randn(batch, length, width), randn(batch, length + 2, width)
     for name, uses_context in (("self-attention", False), ("cross-attention", True)):
         module = AttentionModule(width, heads).double()
@@ -344,6 +373,11 @@ MODELS = {  # name: (architecture, settings); each with padding and a fully padd
     ),
     "enc-dec, dropout 0.1": ("encoder-decoder", {"dropout": 0.1}),
     "decoder (clm), no positions": ("decoder", {"positional": "none"}),
+    "enc-dec, rope, pooled memory": ("encoder-decoder", {"positional": "rope", "memory": "pooled"}),
+    "decoder, rope, no causal, no scale": (
+        "decoder",
+        {"positional": "rope", "causal_mask": False, "attention_scale": False},
+    ),
 }
 
 

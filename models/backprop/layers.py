@@ -1,5 +1,5 @@
 """The core's layers with their backward passes written out: linear, embedding, LayerNorm,
-GELU, ReLU, tanh and dropout.
+GELU, ReLU, tanh, dropout and the masked mean.
 
 Every layer works the same way. `forward` computes its output with plain tensor maths and
 saves, in `self.saved`, what its backward needs. `backward(dy)` takes the gradient of the loss
@@ -173,3 +173,22 @@ class Dropout:
 
     def backward(self, dy: torch.Tensor) -> torch.Tensor:
         return dy if self.saved is None else dy * self.saved
+
+
+class MeanPool:
+    """y = Σ_s m_s h_s / n, n = max(1, Σ_s m_s): the mean of each row's real positions (the
+    pooled memory of `models.transformer.mean_pool`). h (B, S, D), m (B, S) of 1/0 -> (B, 1, D).
+
+    Backward: each real position had weight 1/n in the mean, so dh_s = m_s dy / n, the same
+    share for every real position and nothing for padding.
+    """
+
+    def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        real = attention_mask.to(hidden.dtype)[..., None]  # (B, S, 1)
+        count = real.sum(dim=1, keepdim=True).clamp(min=1)  # (B, 1, 1)
+        self.saved = real, count
+        return (hidden * real).sum(dim=1, keepdim=True) / count
+
+    def backward(self, dy: torch.Tensor) -> torch.Tensor:
+        real, count = self.saved
+        return dy * real / count  # (B, 1, D) spread over (B, S, D)

@@ -1,5 +1,6 @@
 """The whole core with its backward pass written out: embeddings, residual blocks (pre- and
-post-LN), stacks, the tied LM head, the sentence head, for every architecture.
+post-LN), stacks, the tied LM head, the sentence head, for every architecture, with each of
+`ModelConfig`'s options (rotary positions, pooled memory, no causal mask, no 1/√K).
 
 `HandTransformer(model)` reads its weights from an autograd `models.transformer.Transformer`
 (the very same tensors, not copies), so the two can be compared on identical weights and an
@@ -35,11 +36,13 @@ from models.backprop.layers import (
     Embedding,
     LayerNorm,
     Linear,
+    MeanPool,
     ReLU,
     Tanh,
     accumulate,
 )
 from models.backprop.loss import CrossEntropy
+from models.rope import Rotation, rotation_at
 from txdata.collate import next_token_labels
 from txdata.errors import ConfigError
 from txdata.special_tokens import IGNORE_INDEX
@@ -158,8 +161,9 @@ class Block:
         allowed: torch.Tensor,
         memory: torch.Tensor | None = None,
         memory_allowed: torch.Tensor | None = None,
+        rotation: Rotation | None = None,
     ) -> torch.Tensor:
-        x = self.residuals[0].forward(x, None, allowed)
+        x = self.residuals[0].forward(x, None, allowed, rotation)
         if self.cross_attention is not None:
             x = self.residuals[1].forward(x, memory, memory_allowed)
         return self.residuals[-1].forward(x)
@@ -175,12 +179,13 @@ class Block:
 
 
 class Stack:
-    """The blocks and, with pre-LN, the final LayerNorm; the masks as `transformer.Stack`
-    makes them. Backward also gives `memory_grad`: the encoder memory's gradient summed over
-    every block's cross-attention (each block reads the same memory)."""
+    """The blocks and, with pre-LN, the final LayerNorm; the masks and rotary angles as
+    `transformer.Stack` makes them (a decoder without its causal mask has padding alone).
+    Backward also gives `memory_grad`: the encoder memory's gradient summed over every
+    block's cross-attention (each block reads the same memory)."""
 
     def __init__(self, module: transformer.Stack, dropouts: Dropouts) -> None:
-        self.causal = module.causal
+        self.causal, self.rotary, self.head_width = module.causal, module.rotary, module.head_width
         self.blocks = [Block(block, dropouts) for block in module.blocks]
         final = module.final_norm
         self.final_norm = LayerNorm(final) if isinstance(final, nn.LayerNorm) else None
@@ -193,13 +198,16 @@ class Stack:
         memory_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         length = x.shape[1]
+        rotation = None  # positions 0 … T-1, as in training
+        if self.rotary:
+            rotation = rotation_at(torch.arange(length, device=x.device), self.head_width, x.dtype)
         causal = causal_mask(length, x.device) if self.causal else None
         allowed = may_attend(padding_mask(attention_mask), causal)  # (B, 1, T, T)
         memory_allowed = None
         if memory is not None:
             memory_allowed = may_attend(padding_mask(memory_mask)).expand(-1, -1, length, -1)
         for block in self.blocks:
-            x = block.forward(x, allowed, memory, memory_allowed)
+            x = block.forward(x, allowed, memory, memory_allowed, rotation)
         return x if self.final_norm is None else self.final_norm.forward(x)
 
     def backward(self, dy: torch.Tensor) -> torch.Tensor:
@@ -281,6 +289,7 @@ class HandTransformer:
         self.decoder_embeddings = Embeddings(model.embeddings, dropouts)
         self.encoder = Stack(model.encoder, dropouts) if model.encoder is not None else None
         self.decoder = Stack(model.decoder, dropouts) if model.decoder is not None else None
+        self.pool = MeanPool() if model.config.memory == "pooled" else None
         self.head, self.token_loss = LMHead(model.head), CrossEntropy()
         self.sentence_head = None
         if model.sentence_head is not None:
@@ -299,11 +308,15 @@ class HandTransformer:
             labels = next_token_labels(labels)  # position t is scored on token t + 1
         else:
             x = self.encoder_embeddings.forward(batch["input_ids"])
-            memory = self.encoder.forward(x, batch["attention_mask"])
+            memory = self.encoder.forward(x, batch["attention_mask"])  # (B, S, D)
+            memory_mask = batch["attention_mask"]
+            if self.pool is not None:  # as `Transformer.memory`: one mean vector, always seen
+                memory = self.pool.forward(memory, memory_mask)  # (B, 1, D)
+                memory_mask = torch.ones_like(memory_mask[:, :1])
             ids = batch["decoder_input_ids"]
             mask = batch.get("decoder_attention_mask", torch.ones_like(ids))
             x = self.decoder_embeddings.forward(ids)
-            hidden = self.decoder.forward(x, mask, memory, batch["attention_mask"])
+            hidden = self.decoder.forward(x, mask, memory, memory_mask)
         logits = self.head.forward(hidden, labels)  # (N, V)
         targets = labels[labels != IGNORE_INDEX]  # (N,), in the order the head took the rows
         token_loss = self.token_loss.forward(logits, targets, label_smoothing)
@@ -331,4 +344,7 @@ class HandTransformer:
             return
         self.decoder_embeddings.backward(self.decoder.backward(d_hidden))
         if self.encoder is not None:  # the memory's gradient, from every cross-attention
-            self.encoder_embeddings.backward(self.encoder.backward(self.decoder.memory_grad))
+            d_memory = self.decoder.memory_grad  # (B, S, D), or (B, 1, D) pooled
+            if self.pool is not None:
+                d_memory = self.pool.backward(d_memory)  # (B, S, D)
+            self.encoder_embeddings.backward(self.encoder.backward(d_memory))
