@@ -56,5 +56,14 @@ run backprop-manual txdata train --mode seq2seq --backprop manual --out runs/gui
 # 10. How long can a sequence be?
 run sequence-length python bench/sequence_length.py
 
-# 11. Calibration: reliability, ECE and temperature scaling over three seeds
+# 11. Softmax, label smoothing, dropout and confidence; calibration over three seeds
+for variant in "plain" "smooth --label-smoothing 0.1" "dropout --dropout 0.1"; do
+  set -- $variant
+  name=$1; shift
+  run "calibration-$name" txdata train --mode mlm --source sample:english --length 32 \
+    --steps 1500 --eval-every 500 "$@" --out "runs/guide/calibration-$name"
+done
+for name in plain dropout; do
+  cp "runs/guide/calibration-$name/curves.png" "docs/guide/img/calibration-$name.png"
+done
 run calibration-seeds python docs/guide/calibration.py
