@@ -25,6 +25,7 @@ for layers in 1 2 4; do
   run "layers-$layers" txdata train --mode seq2seq --task continue --pattern "1 1 0 1 0 0" \
     --horizon 6 --layers "$layers" --out "runs/guide/layers-$layers"
 done
+run induction python docs/guide/induction.py
 
 # 3. Encoder and decoder: what each position may see
 run masks txdata masks --mode both --batch-size 2 --length 8 --png docs/guide/img/masks.png
@@ -57,6 +58,9 @@ done
 for name in plain dropout; do
   cp "runs/guide/calibration-$name/curves.png" "docs/guide/img/calibration-$name.png"
 done
+run calibration-seeds python docs/guide/calibration.py
+run reliability-plain txdata plot --run runs/guide/calibration/plain/seed-0 --kind reliability \
+  --draws 10 --png docs/guide/img/reliability-plain.png
 
 # 8. Fixed-length vector or attention
 run numbers txdata train --mode seq2seq --source sample:numbers --length 16 --steps 600 \
