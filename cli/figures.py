@@ -1,4 +1,5 @@
-"""Figures as PNG files: attention masks, learned attention weights, and training curves.
+"""Figures as PNG files: attention masks, learned attention weights, training curves, and
+reliability diagrams.
 
 matplotlib is imported inside each function, with the Agg backend: it takes a second or more to
 import, and there may be no display.
@@ -12,9 +13,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from models.attention_maps import attention_maps
+from models.calibration import Calibration, ReliabilityBins, run_calibration
 from models.checkpoint import load_run
 from models.mask_views import MaskGrid
 from txdata.atlas import Panel
@@ -29,6 +32,10 @@ ACCURACIES = {  # metrics.jsonl key -> (legend, line style); drawn where a run r
     "unigram_accuracy": ("baseline: commonest token", "--"),
 }
 PAD_GREY = "#999999"
+RELIABILITY_GAPS = {  # how a reliability diagram marks a bin's confidence above or below its bar
+    "too sure": {"facecolor": "#fcbba1", "edgecolor": "#de2d26"},
+    "too unsure": {"facecolor": "none", "edgecolor": "white", "hatch": "////"},
+}
 
 
 def masks_png(grids: list[tuple[str, MaskGrid]], path: Path, title: str = "") -> Path:
@@ -211,6 +218,89 @@ def plot_attention(run_dir: Path, text: str, png_path: Path) -> Path:
     figure.colorbar(image, ax=axes, shrink=min(1.0, 2 / len(rows)), label="attention weight")
     figure.suptitle(f"{_run_title(Path(run_dir))}: {text!r}")
     return _save(figure, png_path)
+
+
+def plot_reliability(run_dir: Path, png_path: Path, draws: int = 1) -> Calibration:
+    """The reliability diagram of a run's held-out predictions (`draws` mask draws of them),
+    before and after temperature scaling; returns the calibration it drew."""
+    calibration = run_calibration(Path(run_dir), draws)
+    reliability_png(calibration, png_path, _run_title(Path(run_dir)))
+    return calibration
+
+
+def reliability_png(calibration: Calibration, path: Path, title: str) -> Path:
+    """A reliability diagram before and after temperature scaling, side by side: accuracy per
+    confidence bin against the diagonal of perfect calibration, the gap to each bin's mean
+    confidence shaded, and the predictions per bin underneath."""
+    plt, _ = _pyplot()
+    figure, axes = plt.subplots(
+        2,
+        2,
+        figsize=(10, 5.8),
+        height_ratios=(3, 1),
+        sharex=True,
+        layout="constrained",
+    )
+    c = calibration
+    panels = (
+        (c.before, f"before: ECE {c.ece:.1%}, NLL {c.nll:.3f}, confidence {c.confidence:.1%}"),
+        (
+            c.after,
+            f"after T = {c.temperature:.2f}: ECE {c.scaled_ece:.1%}, NLL {c.scaled_nll:.3f}, "
+            f"confidence {c.scaled_confidence:.1%}",
+        ),
+    )
+    for column, (bins, heading) in enumerate(panels):
+        _reliability_axes(axes[0, column], axes[1, column], bins)
+        axes[0, column].set_title(heading, fontsize=10)
+    axes[0, 0].set_ylabel("accuracy in the bin")
+    axes[1, 0].set_ylabel("predictions")
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    legend = [
+        Line2D([], [], linestyle="--", color=PAD_GREY, label="perfect calibration"),
+        Patch(facecolor="C0", label="accuracy"),
+        Patch(**RELIABILITY_GAPS["too sure"], label="too sure: up to mean confidence"),
+        Patch(facecolor="C0", edgecolor="white", hatch="////", label="too unsure: down to it"),
+    ]  # fmt: skip
+    axes[0, 0].legend(handles=legend, loc="upper left", fontsize=8)
+    figure.suptitle(
+        f"{title}: {c.count:,} held-out predictions, accuracy {c.accuracy:.1%}\n"
+        "after: each prediction scaled by the T fitted on the other half of them",
+        fontsize=10,
+    )
+    return _save(figure, path)
+
+
+def _reliability_axes(top, bottom, bins: ReliabilityBins) -> None:
+    """One reliability panel (`top`) and its bin counts (`bottom`)."""
+    width = float(bins.edges[1] - bins.edges[0])
+    centres = (bins.edges[:-1] + width / 2).numpy()
+    filled = (bins.counts > 0).numpy()
+    accuracy, confidence = bins.accuracy.numpy(), bins.confidence.numpy()
+    top.plot([0, 1], [0, 1], "--", color=PAD_GREY, linewidth=1)
+    top.bar(centres[filled], accuracy[filled], width=width, color="C0", edgecolor="white")
+    # From each bar's top to its bin's mean confidence: shaded above the bar where the model
+    # was surer than right, hatched inside it where it was right more often than sure.
+    gap, low = confidence - accuracy, np.minimum(accuracy, confidence)
+    for over, style in (
+        (True, RELIABILITY_GAPS["too sure"]),
+        (False, RELIABILITY_GAPS["too unsure"]),
+    ):
+        shown = filled & ((gap > 0) if over else (gap < 0))
+        top.bar(
+            centres[shown], abs(gap[shown]), bottom=low[shown], width=width, zorder=3,
+            linewidth=0.5, **style,
+        )  # fmt: skip
+    top.set(xlim=(0, 1), ylim=(0, 1))
+    top.grid(alpha=0.3)
+    counts = bins.counts.numpy()
+    bottom.bar(centres, counts, width=width, color=PAD_GREY, edgecolor="white")
+    for x, count in zip(centres[filled], counts[filled]):
+        bottom.text(x, count, f"{count}", ha="center", va="bottom", fontsize=7)
+    bottom.set_ylim(0, max(counts.max(), 1) * 1.3)  # room for the numbers
+    bottom.set_xlabel("confidence (top softmax probability)")
 
 
 def read_metrics(run_dir: Path) -> list[dict]:

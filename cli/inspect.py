@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -9,7 +10,7 @@ import typer
 from rich.console import Console
 
 from cli.errors import reports_errors
-from cli.figures import plot_attention, plot_metrics
+from cli.figures import plot_attention, plot_metrics, plot_reliability
 
 Run = Annotated[Path, typer.Option(help="A run directory written by txdata train.")]
 
@@ -27,13 +28,43 @@ def attention(
     Console(highlight=False).print(f"attention maps drawn: {written}", soft_wrap=True)
 
 
+class Figure(str, Enum):
+    curves = "curves"
+    reliability = "reliability"
+
+
 @reports_errors
 def plot(
     run: Run,
-    png: Annotated[
-        Path | None, typer.Option(help="Where to draw (default RUN/curves.png).")
-    ] = None,
+    kind: Annotated[
+        Figure,
+        typer.Option(
+            help="curves: held-out loss and accuracy against step, from metrics.jsonl. "
+            "reliability: accuracy per confidence bin of the held-out predictions, before "
+            "and after temperature scaling, with the expected calibration error (ECE)."
+        ),
+    ] = Figure.curves,
+    draws: Annotated[
+        int,
+        typer.Option(
+            help="Reliability: mask the held-out examples this many times (mlm and other "
+            "objectives that draw masks), for more predictions; 1 scores what training did."
+        ),
+    ] = 1,
+    png: Annotated[Path | None, typer.Option(help="Where to draw (default RUN/KIND.png).")] = None,
 ) -> None:
-    """Held-out loss and accuracy curves of a run, from its metrics.jsonl."""
-    written = plot_metrics(run, png or run / "curves.png")
-    Console(highlight=False).print(f"curves drawn: {written}", soft_wrap=True)
+    """Held-out loss and accuracy curves of a run, or its reliability diagram."""
+    console = Console(highlight=False)
+    png = png or run / f"{kind.value}.png"
+    if kind is Figure.curves:
+        written = plot_metrics(run, png)
+        console.print(f"curves drawn: {written}", soft_wrap=True)
+        return
+    c = plot_reliability(run, png, draws)
+    console.print(f"reliability diagram drawn: {png}", soft_wrap=True)
+    console.print(
+        f"{c.count:,} held-out predictions, accuracy {c.accuracy:.1%}: "
+        f"ECE {c.ece:.1%} -> {c.scaled_ece:.1%} and NLL {c.nll:.3f} -> {c.scaled_nll:.3f} "
+        f"after temperature scaling (T = {c.temperature:.2f})",
+        soft_wrap=True,
+    )
