@@ -67,3 +67,5 @@ for name in plain dropout; do
   cp "runs/guide/calibration-$name/curves.png" "docs/guide/img/calibration-$name.png"
 done
 run calibration-seeds python docs/guide/calibration.py
+run reliability-plain txdata plot --run runs/guide/calibration/plain/seed-0 --kind reliability \
+  --draws 10 --png docs/guide/img/reliability-plain.png
