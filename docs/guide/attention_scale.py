@@ -15,14 +15,12 @@ input, after training, and the held-out exact match, median (range) over the see
 
 from __future__ import annotations
 
-import argparse
 import math
 from dataclasses import replace
 from pathlib import Path
 
-import datasets
 import torch
-from seeds import percent, spread
+from seeds import parse, percent, spread
 
 from models.checkpoint import load_run
 from models.run import train_run
@@ -75,18 +73,13 @@ def encoder_entropy(directory: Path) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--quick", action="store_true", help="a tiny model, 4 steps, one seed")
-    args = parser.parse_args()
-    datasets.disable_progress_bars()
+    args = parse(__doc__)
     random_scores()
     data = DataConfig("seq2seq", SourceConfig("sample:numbers"), length=16)
     model, train = ModelConfig(), TrainConfig(steps=600)
     if args.quick:
         model = replace(model, d_model=16, heads=2, d_ff=32)
         train = replace(train, steps=4, eval_every=4)
-        args.seeds = args.seeds[:1]
     seeds = " ".join(map(str, args.seeds))
     print(f"\nseq2seq on sample:numbers, {train.steps} steps, median (range) over seeds {seeds}")
     print(f"{'scores':<10}{'encoder attention entropy':>28}{'exact match':>26}")

@@ -23,6 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import datasets
+from seeds import spread
 
 from models.calibration import Calibration, run_calibration
 from models.checkpoint import load_run
@@ -46,14 +47,6 @@ ROWS = {  # printed row -> (value of a Calibration, format, unit)
     "ECE after T": (lambda c: 100 * c.scaled_ece, ".1f", " %"),
     "NLL after T": (lambda c: c.scaled_nll, ".3f", ""),
 }
-
-
-def spread(values: list[float], form: str) -> str:
-    """`median (low–high)` of the values, each written with `form`."""
-    low, middle, high = min(values), statistics.median(values), max(values)
-    if low == high:
-        return format(middle, form)
-    return f"{middle:{form}} ({low:{form}}–{high:{form}})"
 
 
 def main() -> None:

@@ -13,14 +13,12 @@
 
 from __future__ import annotations
 
-import argparse
 import math
 from dataclasses import replace
 from pathlib import Path
 
-import datasets
 import torch
-from seeds import spread
+from seeds import parse, spread
 
 from models.checkpoint import load_run
 from models.run import train_run
@@ -65,15 +63,10 @@ def draw(path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--quick", action="store_true", help="a tiny run, 4 steps, one seed")
-    args = parser.parse_args()
-    datasets.disable_progress_bars()
+    args = parse(__doc__)
     train = TrainConfig()
     if args.quick:
         train = replace(train, steps=4, eval_every=4)
-        args.seeds = args.seeds[:1]
     data = DataConfig("seq2seq")
     tokenizer = prepare(data).tokenizer
     used = [tokenizer.token_to_id(symbol) for symbol in ("0", "1")]

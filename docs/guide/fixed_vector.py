@@ -20,15 +20,13 @@ token accuracy (teacher-forced) and free-running exact match, median (range) ove
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-import datasets
-from seeds import percent
+from seeds import parse, percent
 
 from models.run import train_run
 from models.run_config import RunConfig, TrainConfig
@@ -63,17 +61,12 @@ def scores(data: DataConfig, model: ModelConfig, train: TrainConfig, seeds, name
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--lengths", type=int, nargs="+", default=[4, 8, 16, 32])
-    parser.add_argument("--quick", action="store_true", help="a tiny model, 4 steps, one seed")
-    args = parser.parse_args()
-    datasets.disable_progress_bars()
+    args = parse(__doc__, ("--lengths", {"type": int, "nargs": "+", "default": [4, 8, 16, 32]}))
     model, train, count = ModelConfig(), TrainConfig(), 3000
     if args.quick:
         model = replace(model, d_model=16, heads=2, d_ff=32)
         train = replace(train, steps=4, eval_every=4)
-        args.seeds, args.lengths, count = args.seeds[:1], args.lengths[:1], 100
+        args.lengths, count = args.lengths[:1], 100
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for length in args.lengths:

@@ -18,13 +18,13 @@ under runs/guide/induction/layers-L/seed-S (replaced when they are there).
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import datasets
+from seeds import spread
 
 from models.checkpoint import load_run
 from models.induction import (
@@ -41,14 +41,6 @@ from models.transformer import ModelConfig
 from txdata import CausalLMOptions, DataConfig, SourceConfig
 
 TRAIN_SEED, TEST_SEED = 0, 1  # of the rows: the scored rows are never trained on
-
-
-def spread(values: list[float], form: str) -> str:
-    """`median (low–high)` of the values, each written with `form`."""
-    low, middle, high = min(values), statistics.median(values), max(values)
-    if low == high:
-        return format(middle, form)
-    return f"{middle:{form}} ({low:{form}}–{high:{form}})"
 
 
 def main() -> None:

@@ -17,12 +17,10 @@ Teacher-forced accuracy (the decoder given the true target) and free-running exa
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import replace
 from pathlib import Path
 
-import datasets
-from seeds import percent
+from seeds import parse, percent
 
 from models.run import train_run
 from models.run_config import RunConfig, TrainConfig
@@ -38,16 +36,11 @@ WAYS = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--quick", action="store_true", help="a tiny model, 4 steps, one seed")
-    args = parser.parse_args()
-    datasets.disable_progress_bars()
+    args = parse(__doc__)
     model, train = ModelConfig(), TrainConfig()
     if args.quick:
         model = replace(model, d_model=16, heads=2, d_ff=32)
         train = replace(train, steps=4, eval_every=4)
-        args.seeds = args.seeds[:1]
     print(
         "seq2seq on the alternating sequence, defaults, median (range) over seeds "
         + " ".join(map(str, args.seeds))

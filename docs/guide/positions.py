@@ -18,13 +18,11 @@ Median (range) over the seeds. Runs are kept under runs/guide/positions/ENCODING
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import replace
 from pathlib import Path
 
-import datasets
 import torch
-from seeds import percent
+from seeds import parse, percent
 
 from models.checkpoint import load_run
 from models.run import train_run
@@ -60,17 +58,12 @@ def teacher_forced(directory: Path) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--quick", action="store_true", help="a tiny model, 4 steps, one seed")
-    args = parser.parse_args()
-    datasets.disable_progress_bars()
+    args = parse(__doc__)
     data = DataConfig("seq2seq", SourceConfig(pattern="1 1 0"), length=TRAINED)
     model, train = ModelConfig(), TrainConfig(eval_length=EVALUATED)
     if args.quick:
         model = replace(model, d_model=16, heads=2, d_ff=32)
         train = replace(train, steps=4, eval_every=4)
-        args.seeds = args.seeds[:1]
     rows = {}
     for encoding in ENCODINGS:
         found = []
