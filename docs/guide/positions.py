@@ -11,7 +11,9 @@ teacher-forced, given the true prefix, position by position:
 - `within`: accuracy on the first 10 target symbols, the positions training covered;
 - `stops`: the share of rows where, after 10 symbols, it predicts `[EOS]`, as training taught;
 - `beyond`: accuracy on symbols 12 to 22, past every trained position (the 11th, where training
-  always had `[EOS]`, is left out: `stops` counts it).
+  always had `[EOS]`, is left out: `stops` counts it);
+- `same length`: free-running exact match on held-out windows of the trained length, where
+  `none` shows what a model without positions cannot tell apart.
 
 Median (range) over the seeds. Runs are kept under runs/guide/positions/ENCODING-seed-S.
 """
@@ -25,10 +27,12 @@ import torch
 from seeds import parse, percent
 
 from models.checkpoint import load_run
+from models.evaluate import evaluate
 from models.run import train_run
 from models.run_config import RunConfig, TrainConfig
 from models.transformer import ModelConfig
 from txdata import DataConfig, SourceConfig, prepare
+from txdata.batches import Batches
 from txdata.collate import batch_generator
 from txdata.heldout import heldout_split
 from txdata.special_tokens import IGNORE_INDEX, SpecialIds
@@ -39,9 +43,13 @@ TRAINED, EVALUATED = 12, 24  # window lengths, special tokens included
 
 @torch.no_grad()
 def teacher_forced(directory: Path) -> dict[str, float]:
-    """`within`, `stops` and `beyond` (see the module docstring) on the run's held-out windows."""
+    """`within`, `stops`, `beyond` and `same length` (see the module docstring)."""
     run = load_run(directory)
     data = prepare(run.config.data, tokenizer=run.tokenizer)
+    special = SpecialIds.of(run.tokenizer)
+    _, same, _ = heldout_split(data, run.config.train.eval_examples)
+    batches = Batches(same, data.objective.collate, 64, 0, shuffle=False)
+    same_length = evaluate(run.model, batches, torch.device("cpu"), special)["exact_match"]
     _, held, _ = heldout_split(data, run.config.train.eval_examples, EVALUATED)
     batch = data.objective.collate(held[:], batch_generator(0, 0, 0))
     run.model.eval()
@@ -49,8 +57,9 @@ def teacher_forced(directory: Path) -> dict[str, float]:
     labels = batch["labels"]  # (B, T): 22 symbols, then [EOS]
     right = (predicted == labels) & (labels != IGNORE_INDEX)
     trained = TRAINED - 2  # symbols in a training target
-    eos = SpecialIds.of(run.tokenizer).eos
+    eos = special.eos
     return {
+        "same": same_length,
         "within": right[:, :trained].float().mean().item(),
         "stops": (predicted[:, trained] == eos).float().mean().item(),
         "beyond": right[:, trained + 1 : EVALUATED - 2].float().mean().item(),
@@ -78,17 +87,18 @@ def main() -> None:
         f"seq2seq on '1 1 0', trained on {TRAINED}-token windows, evaluated on {EVALUATED}: "
         f"median (range) over seeds {seeds}"
     )
-    columns = ("exact", "within", "stops", "beyond")
+    columns = ("same", "exact", "within", "stops", "beyond")
     names = {
-        "exact": "exact match (free)",
+        "same": "same length (free)",
+        "exact": "24: exact (free)",
         "within": "symbols 1-10",
         "stops": "stops after 10",
         "beyond": "symbols 12-22",
     }
-    print(f"{'positional':<11}" + "".join(f"{names[c]:>24}" for c in columns))
+    print(f"{'positional':<11}" + "".join(f"{names[c]:>22}" for c in columns))
     for encoding, found in rows.items():
         cells = [percent([row[column] for row in found]) for column in columns]
-        print(f"{encoding:<11}" + "".join(f"{cell:>24}" for cell in cells))
+        print(f"{encoding:<11}" + "".join(f"{cell:>22}" for cell in cells))
 
 
 if __name__ == "__main__":
