@@ -15,7 +15,7 @@ from cli.show import show
 from cli.train import train
 
 app = typer.Typer(
-    cls=OneLineErrors, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False
+    cls=OneLineErrors, add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False
 )
 
 

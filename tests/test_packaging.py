@@ -58,3 +58,21 @@ def test_bundled_samples_load_after_a_non_editable_wheel_install(tmp_path):
         assert path.is_file()
     assert report["english_documents"] > 10
     assert report["numbers_pairs"] == 3000
+
+
+def test_torch_is_pinned_without_a_local_build_label():
+    """`torch==2.13.0+cpu` exists only on PyTorch's own index: a fresh machine with the
+    standard index could not resolve it. `torch==2.13.0` resolves everywhere, and pip still
+    takes the CPU build where that index (or a local wheel) offers it."""
+    pins = (REPO_ROOT / "constraints.txt").read_text().splitlines()
+    assert "torch==2.13.0" in pins
+    assert not [pin for pin in pins if pin.startswith("torch==") and "+" in pin]
+
+
+def test_shell_completion_is_offered():
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    result = CliRunner().invoke(app, ["--help"])
+    assert result.exit_code == 0 and "--install-completion" in result.output
