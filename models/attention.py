@@ -83,6 +83,32 @@ def may_attend(padding: torch.Tensor, causal: torch.Tensor | None = None) -> tor
     return allowed | ~allowed.any(dim=-1, keepdim=True)
 
 
+def stack_masks(
+    attention_mask: torch.Tensor,
+    new: int,
+    causal: bool,
+    memory_mask: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """What a stack's queries may see: self-attention (B, 1, T, L) and, with a memory,
+    cross-attention (B, 1, T, S). attention_mask (B, L) covers the L positions seen so far,
+    of which the `new` last (T) are the queries; memory_mask (B, S).
+
+    >>> allowed, _ = stack_masks(torch.tensor([[1, 1, 0]]), new=3, causal=True)
+    >>> allowed[0, 0].int()
+    tensor([[1, 0, 0],
+            [1, 1, 0],
+            [1, 1, 0]], dtype=torch.int32)
+    """
+    length = attention_mask.shape[1]
+    # The new positions are the last T of L: their rows of the (L, L) causal mask.
+    rows = causal_mask(length, attention_mask.device)[length - new :] if causal else None
+    allowed = may_attend(padding_mask(attention_mask), rows)
+    if memory_mask is None:
+        return allowed, None
+    # Every query may see every real memory position.
+    return allowed, may_attend(padding_mask(memory_mask)).expand(-1, -1, new, -1)
+
+
 def attend(
     q: torch.Tensor,
     k: torch.Tensor,

@@ -23,7 +23,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from models.attention import KVCache, MultiHeadAttention, causal_mask, may_attend, padding_mask
+from models.attention import (
+    KVCache,
+    MultiHeadAttention,
+    stack_masks,
+)
 from models.rope import Rotation, rotation_at
 from txdata.collate import next_token_labels
 from txdata.errors import ConfigError
@@ -291,18 +295,14 @@ class Stack(nn.Module):
 
         L = T, unless a `cache` (one entry per block) holds the L - T positions before x.
         `positions` (B, T), 0 … T-1 when not given: x's positions, for rotary angles."""
-        length, new = attention_mask.shape[1], x.shape[1]
+        new = x.shape[1]
         rotation = None
         if self.rotary:
             where = torch.arange(new, device=x.device) if positions is None else positions
             rotation = rotation_at(where, self.head_width, x.dtype)  # (B or 1, 1, T, K/2)
-        # The new positions are the last T of L: their rows of the (L, L) causal mask.
-        causal = causal_mask(length, x.device)[length - new :] if self.causal else None
-        allowed = may_attend(padding_mask(attention_mask), causal)  # (B, 1, T, L)
-        memory_allowed = None
-        if memory is not None:
-            # Every decoder query may see every real encoder position: (B, 1, T, S).
-            memory_allowed = may_attend(padding_mask(memory_mask)).expand(-1, -1, new, -1)
+        memory_mask = memory_mask if memory is not None else None
+        # (B, 1, T, L), and (B, 1, T, S) or None
+        allowed, memory_allowed = stack_masks(attention_mask, new, self.causal, memory_mask)
         for block, block_cache in zip(self.blocks, cache or [None] * len(self.blocks)):
             x = block(x, allowed, memory, memory_allowed, block_cache, rotation)
         return self.final_norm(x)

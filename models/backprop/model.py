@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from models import transformer
-from models.attention import causal_mask, may_attend, padding_mask
+from models.attention import stack_masks
 from models.backprop.attention import MultiHeadAttention
 from models.backprop.layers import (
     GELU,
@@ -201,11 +201,10 @@ class Stack:
         rotation = None  # positions 0 … T-1, as in training
         if self.rotary:
             rotation = rotation_at(torch.arange(length, device=x.device), self.head_width, x.dtype)
-        causal = causal_mask(length, x.device) if self.causal else None
-        allowed = may_attend(padding_mask(attention_mask), causal)  # (B, 1, T, T)
-        memory_allowed = None
-        if memory is not None:
-            memory_allowed = may_attend(padding_mask(memory_mask)).expand(-1, -1, length, -1)
+        # The core's own masks: (B, 1, T, T) and (B, 1, T, S) or None.
+        allowed, memory_allowed = stack_masks(
+            attention_mask, length, self.causal, memory_mask if memory is not None else None
+        )
         for block in self.blocks:
             x = block.forward(x, allowed, memory, memory_allowed, rotation)
         return x if self.final_norm is None else self.final_norm.forward(x)
