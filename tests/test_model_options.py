@@ -12,29 +12,11 @@ from models.decode import greedy_continue, greedy_decode
 from models.rope import rotate, rotation_at
 from models.run_config import RunConfig
 from models.transformer import ModelConfig, build_model
+from tests.test_model import V, model, random_ids, seq2seq_batch
 from txdata import DataConfig
 from txdata.errors import ConfigError
 
-V, BOS, NEVER = 20, 5, -1
-
-
-def model(architecture: str, **options):
-    torch.manual_seed(0)
-    config = ModelConfig(vocab_size=V, d_model=32, heads=4, layers=2, d_ff=64, **options)
-    return build_model(architecture, config).eval()
-
-
-def random_ids(*shape, seed=1):
-    return torch.randint(7, V, shape, generator=torch.Generator().manual_seed(seed))
-
-
-def seq2seq_batch(b=3, s=7, t=6):
-    return {
-        "input_ids": random_ids(b, s),
-        "attention_mask": torch.ones(b, s, dtype=torch.long),
-        "decoder_input_ids": random_ids(b, t, seed=2),
-        "decoder_attention_mask": torch.ones(b, t, dtype=torch.long),
-    }
+BOS, NEVER = 5, -1
 
 
 # Rotary positions
