@@ -29,7 +29,7 @@ from torch import nn
 
 from models import transformer
 from models.attention import MultiHeadAttention as AttentionModule
-from models.attention import attend, causal_mask, may_attend, padding_mask
+from models.attention import attend, may_attend, padding_mask, stack_masks
 from models.backprop import attention as hand_attention
 from models.backprop import layers
 from models.backprop.loss import CrossEntropy
@@ -210,14 +210,12 @@ def block_checks(batch, length, width, heads, randn, generator) -> list[Check]:
             if attention is not None:
                 attention.fast = False
         hand = Block(module, Dropouts(0.0, None, training=False))
-        allowed = may_attend(padding_mask(mask), causal_mask(length) if causal else None)
-        inputs = {"x": randn(batch, length, width)}
-        memory_allowed = None
+        inputs, memory_mask = {"x": randn(batch, length, width)}, None
         if causal:
             inputs["memory"] = randn(batch, length + 1, width)
             memory_mask = torch.ones(batch, length + 1, dtype=torch.long)
             memory_mask[0, -2:] = 0
-            memory_allowed = may_attend(padding_mask(memory_mask)).expand(-1, -1, length, -1)
+        allowed, memory_allowed = stack_masks(mask, length, causal, memory_mask)
 
         def backward(dy, hand=hand, causal=causal):
             grads = {"x": hand.backward(dy)}
@@ -321,11 +319,11 @@ def attention_checks(batch, length, width, heads, randn, generator) -> list[Chec
         module.fast = False  # the written-out `attend`, not PyTorch's fused kernel
         hand = hand_attention.MultiHeadAttention(module, dropout=None)
         inputs = {"x": x}
-        seen = may_attend(padding_mask(mask)).expand(-1, -1, length, -1)  # (B, 1, T, T)
+        seen = stack_masks(mask, length, causal=False)[0]  # (B, 1, 1, T)
         if uses_context:
             context_mask = torch.ones(batch, length + 2, dtype=torch.long)
             context_mask[0, -3:] = 0
-            seen = may_attend(padding_mask(context_mask)).expand(-1, -1, length, -1)
+            seen = stack_masks(mask, length, False, context_mask)[1]  # (B, 1, T, S)
             inputs["context"] = context
 
         def backward(dy, hand=hand, uses_context=uses_context):
