@@ -12,11 +12,9 @@ from rich.table import Table
 
 from cli import options as o
 from cli.errors import reports_errors
-from cli.progress import TrainingProgress
 from cli.render import console as make_console
-from models.compare import compare_objectives, what_the_table_shows
+from models.config import ModelConfig
 from models.run_config import TrainConfig
-from models.transformer import ModelConfig
 from txdata.objectives import objective_names
 
 # One budget for all: the same rows per step, so that the comparison is of objectives only.
@@ -34,6 +32,11 @@ def compare(
     overwrite: Annotated[bool, typer.Option(help="Replace runs already there.")] = False,
 ) -> None:
     """Train several objectives on the same source with the same budget, and compare them."""
+    # Imported here, not at the top: they import torch, which `txdata compare --help` and the
+    # other commands do without.
+    from cli.progress import TrainingProgress
+    from models.compare import compare_objectives, what_the_table_shows
+
     names = objective_names(mode)
     params = ctx.params
     data = o.data_config(params, names[0])

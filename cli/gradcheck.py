@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from cli.errors import reports_errors
 from cli.render import console as make_console
-from models.backprop.gradcheck import TOLERANCE, Check, layer_checks, model_checks
 from txdata.collate import check_seed
 from txdata.errors import TxdataError
+
+if TYPE_CHECKING:  # for the annotations only
+    from models.backprop.gradcheck import Check
 
 
 class GradientMismatch(TxdataError):
@@ -33,6 +35,9 @@ def gradcheck(
     seed: Annotated[int, typer.Option(help="Seed of the weights and the random inputs.")] = 0,
 ) -> None:
     """Every layer's hand-written gradients (models/backprop) against autograd's, in float64."""
+    # Imported here, not at the top: it imports torch, which `--help` does without.
+    from models.backprop.gradcheck import TOLERANCE, layer_checks, model_checks
+
     check_seed(seed)
     console = make_console()
     failed = []

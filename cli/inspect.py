@@ -10,7 +10,6 @@ import typer
 from rich.console import Console
 
 from cli.errors import reports_errors
-from cli.figures import plot_attention, plot_metrics, plot_reliability
 
 Run = Annotated[Path, typer.Option(help="A run directory written by txdata train.")]
 
@@ -24,6 +23,10 @@ def attention(
     ] = None,
 ) -> None:
     """Heatmaps of the attention weights of every layer and head on one input."""
+    # Imported in each command, not at the top: torch and matplotlib, which `--help` does
+    # without.
+    from cli.figures import plot_attention
+
     written = plot_attention(run, text, png or run / "attention.png")
     Console(highlight=False).print(f"attention maps drawn: {written}", soft_wrap=True)
 
@@ -54,6 +57,8 @@ def plot(
     png: Annotated[Path | None, typer.Option(help="Where to draw (default RUN/KIND.png).")] = None,
 ) -> None:
     """Held-out loss and accuracy curves of a run, or its reliability diagram."""
+    from cli.figures import plot_metrics, plot_reliability
+
     console = Console(highlight=False)
     png = png or run / f"{kind.value}.png"
     if kind is Figure.curves:

@@ -1,8 +1,18 @@
-"""The `txdata` app: one module per command, registered here."""
+"""The `txdata` app: one module per command, registered here.
+
+`txdata --help` and every `txdata CMD --help` import no torch, datasets or matplotlib: a
+command module imports at its top only what describes its options (typer, rich, `cli.options`,
+`txdata`, `models.config`, `models.run_config`), and the library it runs inside the command.
+`tests/test_cli_startup.py` holds every command to that.
+"""
 
 from __future__ import annotations
 
-import datasets
+import atexit
+import gc
+import os
+import sys
+
 import typer
 
 from cli.compare import compare
@@ -25,8 +35,12 @@ def main() -> None:
 
     Try `txdata show --mode mlm`, then `txdata train --mode seq2seq` and `txdata predict`.
     """
-    # The CLI draws its own output; datasets' progress bars would only add noise.
-    datasets.disable_progress_bars()
+    # The CLI draws its own output; datasets' progress bars would only add noise. datasets
+    # reads the variable when a command first imports it (a user's own setting wins); one that
+    # runs `app` in a process holding datasets already (the tests) is told directly.
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    if "datasets" in sys.modules:
+        sys.modules["datasets"].disable_progress_bars()
 
 
 app.command()(show)
@@ -40,4 +54,10 @@ app.command()(gradcheck)
 
 
 def run() -> None:
+    """The `txdata` console script."""
+    # At exit the interpreter's last garbage collections walk every object that torch and
+    # datasets made, a large share of a short command's time (bench/cli_startup.py shows it
+    # in `import torch` alone), only to give memory back that the system reclaims anyway.
+    # Frozen objects are skipped; atexit handlers and the flushing of output still run.
+    atexit.register(gc.freeze)
     app()

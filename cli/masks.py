@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -25,10 +25,11 @@ from rich.text import Text
 
 from cli import options as o
 from cli.errors import reports_errors
-from models.mask_views import MaskGrid, example_grids
-from txdata import prepare
 from txdata.errors import ConfigError
 from txdata.objectives import objective_names
+
+if TYPE_CHECKING:  # for the annotations only
+    from models.mask_views import MaskGrid
 
 CAPTIONS = {
     "encoder self-attention": "every query sees every real key",
@@ -82,6 +83,11 @@ def masks(
 
 def mode_grids(params: dict) -> list[tuple[str, MaskGrid]]:
     """(mode, grid) for each mode asked for, from the first batch of the same data options."""
+    # Imported here, not at the top: they import torch and datasets, which `--help` does
+    # without.
+    from models.mask_views import example_grids
+    from txdata import prepare
+
     if not 0 <= params["example"] < params["batch_size"]:
         raise ConfigError(
             f"example {params['example']} is not in a batch of {params['batch_size']}"

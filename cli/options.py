@@ -18,8 +18,8 @@ from typing import Annotated, Any
 
 import typer
 
+from models.config import ModelConfig
 from models.run_config import TrainConfig
-from models.transformer import ModelConfig
 from txdata import DataConfig, SourceConfig
 from txdata.objectives import OBJECTIVES
 

@@ -12,7 +12,6 @@ from rich.table import Table
 from cli import options as o
 from cli.errors import reports_errors
 from cli.render import console as make_console
-from models.predict import predict as run_prediction
 
 
 @reports_errors
@@ -30,6 +29,9 @@ def predict(
 ) -> None:
     """Greedy decode (seq2seq; t5 also restores its sentinels), continuation (clm), or the
     top-k tokens per [MASK] (mlm; nsp also reads "A [SEP] B" and says how likely B follows A)."""
+    # Imported here, not at the top: it imports torch, which `--help` does without.
+    from models.predict import predict as run_prediction
+
     result = run_prediction(run, text, top_k, max_new_tokens)
     if format is o.Format.json:
         typer.echo(json.dumps(result))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -10,6 +11,9 @@ from tokenizers import Tokenizer
 
 from txdata.objectives import Objective
 from txdata.special_tokens import IGNORE_INDEX, SpecialIds
+
+if TYPE_CHECKING:  # for the annotations only: `--help` imports this module, and no torch
+    import torch
 
 TOKEN_KEYS = ("input_ids", "decoder_input_ids", "labels")
 STYLES = {"[MASK]": "bold magenta", "random": "bold yellow", "kept": "bold cyan"}

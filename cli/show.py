@@ -20,11 +20,9 @@ from cli.render import (
     side_by_side_table,
 )
 from cli.render import console as make_console
-from txdata import prepare
 from txdata.atlas import panel
 from txdata.objectives import ARCHITECTURES
 from txdata.objectives.registry import ALIASES, objective_names
-from txdata.side_by_side import side_by_side
 
 
 @reports_errors
@@ -45,6 +43,10 @@ def show(
     """Print the first batch that an objective builds from a source. Several objectives
     (`--mode all`, or `t5,mlm`): the atlas, one example under each, what the model reads and
     what each position is scored on. `--mode both`: seq2seq and mlm of one source, aligned."""
+    # Imported here, not at the top: building data imports torch and datasets, which
+    # `txdata show --help` does without.
+    from txdata import prepare
+
     source = ctx.params["source"]
     names = objective_names(mode)
     if names == list(ALIASES["both"]) and png is None:
@@ -111,6 +113,8 @@ def combined(mode: str, documents: list[dict]) -> dict:
 def show_both(
     ctx: typer.Context, source: str, batch_size: int, seed: int, epoch: int, format
 ) -> None:
+    from txdata.side_by_side import side_by_side
+
     pair = side_by_side(o.data_config(ctx.params, "seq2seq"), batch_size, seed, epoch)
     if format is o.Format.json:
         documents = [

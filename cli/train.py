@@ -6,7 +6,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,14 +14,13 @@ from rich.table import Table
 
 from cli import options as o
 from cli.errors import reports_errors
-from cli.figures import plot_attention, plot_metrics
-from cli.progress import TrainingProgress
 from cli.render import console as make_console
-from models.checkpoint import load_run
-from models.run import RunResult, train_run
+from models.config import ModelConfig
 from models.run_config import RunConfig, TrainConfig
-from models.transformer import ModelConfig
 from txdata.errors import RunError
+
+if TYPE_CHECKING:  # for the annotations only
+    from models.run import RunResult
 
 
 @reports_errors
@@ -39,6 +38,13 @@ def train(
     ] = True,
 ) -> None:
     """Train the transformer core on one objective, then show what it learned."""
+    # Imported here, not at the top: they import torch and matplotlib, which
+    # `txdata train --help` and the other commands do without.
+    from cli.figures import plot_attention, plot_metrics
+    from cli.progress import TrainingProgress
+    from models.checkpoint import load_run
+    from models.run import train_run
+
     params, mode = ctx.params, mode.value
     if resume:
         config = load_run(resume).config

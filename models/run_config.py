@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
-from models.transformer import ModelConfig
+from models.config import ModelConfig
 from txdata.collate import check_seed
 from txdata.config import DataConfig
 from txdata.errors import ConfigError

@@ -1,12 +1,17 @@
-"""txdata: the training data of seq2seq and BERT-style transformers, built from the same text."""
+"""txdata: the training data of seq2seq and BERT-style transformers, built from the same text.
 
+Importing it imports no torch, datasets or pyarrow: the configs and the objectives describe
+themselves without them (`txdata --help` lists every option in a fraction of a second). The
+names that build data, `prepare`, `PreparedData` and `Batches`, import them when first read.
+"""
+
+import importlib
 import os
 
 # Nothing in txdata downloads: datasets' packaged builders read local files only.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
-from txdata.batches import Batches
 from txdata.config import DataConfig
 from txdata.errors import (
     ConfigError,
@@ -19,7 +24,6 @@ from txdata.objectives import OBJECTIVES, Objective, objective_class
 from txdata.objectives.clm import CausalLM, CausalLMOptions
 from txdata.objectives.mlm import MaskedLM, MaskingConfig
 from txdata.objectives.seq2seq import Seq2Seq, Seq2SeqOptions
-from txdata.pipeline import PreparedData, prepare
 from txdata.sources import SourceConfig, load_source
 from txdata.special_tokens import IGNORE_INDEX, SPECIAL_TOKENS, SpecialIds
 
@@ -48,3 +52,17 @@ __all__ = [
     "objective_class",
     "prepare",
 ]
+
+# Their modules import torch and datasets as they load (`Batches` is a torch `Dataset`).
+_BUILDING = {
+    "Batches": "txdata.batches",
+    "PreparedData": "txdata.pipeline",
+    "prepare": "txdata.pipeline",
+}
+
+
+def __getattr__(name: str):
+    """`txdata.prepare` and the other names that build data, imported on first use (PEP 562)."""
+    if name in _BUILDING:
+        return getattr(importlib.import_module(_BUILDING[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

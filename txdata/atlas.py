@@ -24,11 +24,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from tokenizers import Tokenizer
 
+from txdata.lazy_import import lazy_import
 from txdata.objectives.base import Objective
 from txdata.special_tokens import IGNORE_INDEX
+
+# Imported at first use (txdata/lazy_import.py): `import txdata` does not cost it.
+torch = lazy_import("torch", globals())
 
 STREAMS = {  # stream -> (ids key, mask key), by architecture
     "encoder": {"encoder": ("input_ids", "attention_mask")},

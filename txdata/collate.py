@@ -13,11 +13,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import chain
 
-import numpy as np
-import torch
-
 from txdata.errors import ConfigError
+from txdata.lazy_import import lazy_import
 from txdata.special_tokens import IGNORE_INDEX
+
+# Imported at first use (txdata/lazy_import.py): `import txdata` costs none of them.
+np = lazy_import("numpy", globals())
+torch = lazy_import("torch", globals())
 
 MASKS, ORDER = 0, 1  # independent random streams drawn from one seed
 

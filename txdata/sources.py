@@ -22,13 +22,15 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import datasets
-
 from txdata.alternating import alternating_pairs
 from txdata.errors import ConfigError, SourceError
+from txdata.lazy_import import lazy_import
 from txdata.memory import check_fits
 from txdata.samples import sample_path
 from txdata.special_tokens import SPECIAL_TOKENS
+
+# Imported at first use (txdata/lazy_import.py): `import txdata` does not cost it.
+datasets = lazy_import("datasets", globals())
 
 _BUILDERS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")

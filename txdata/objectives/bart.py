@@ -44,16 +44,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from itertools import chain
 
-import datasets
-import numpy as np
-import torch
-
 from txdata.collate import shift_right
 from txdata.errors import ConfigError
+from txdata.lazy_import import lazy_import
 from txdata.objectives.base import Columns, Objective
 from txdata.objectives.registry import register
 from txdata.special_tokens import IGNORE_INDEX, SpecialIds
 from txdata.tokenizer import encode_texts
+
+# Imported at first use (txdata/lazy_import.py): `import txdata` costs none of them.
+datasets = lazy_import("datasets", globals())
+np = lazy_import("numpy", globals())
+torch = lazy_import("torch", globals())
 
 SENTENCE_ENDS = (".", "!", "?")
 NO_MASK = -1  # `hidden_lengths` where the input holds no [MASK]

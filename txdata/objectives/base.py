@@ -16,13 +16,16 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-import datasets
-import torch
 from tokenizers import Tokenizer
 
 from txdata.collate import next_token_labels
 from txdata.errors import ConfigError
+from txdata.lazy_import import lazy_import
 from txdata.special_tokens import IGNORE_INDEX, SpecialIds
+
+# Imported at first use (txdata/lazy_import.py): `import txdata` costs none of them.
+datasets = lazy_import("datasets", globals())
+torch = lazy_import("torch", globals())
 
 Columns = Mapping[str, Sequence[Sequence[int]]]
 """A slice of an examples dataset, column by column: `{"input_ids": [[2, 7, 3], ...], ...}`."""

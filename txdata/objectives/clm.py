@@ -17,16 +17,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import datasets
-import numpy as np
-import pyarrow as pa
-import torch
-
 from txdata.collate import pad_right
+from txdata.lazy_import import lazy_import
 from txdata.objectives.base import Columns, Objective
 from txdata.objectives.registry import register
 from txdata.special_tokens import IGNORE_INDEX
 from txdata.tokenizer import encode_texts
+
+# Imported at first use (txdata/lazy_import.py): `import txdata` costs none of them.
+datasets = lazy_import("datasets", globals())
+np = lazy_import("numpy", globals())
+pa = lazy_import("pyarrow", globals())
+torch = lazy_import("torch", globals())
 
 
 @dataclass

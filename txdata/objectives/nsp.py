@@ -49,11 +49,8 @@ import re
 from dataclasses import dataclass, field
 from itertools import chain
 
-import datasets
-import numpy as np
-import torch
-
 from txdata.errors import ConfigError
+from txdata.lazy_import import lazy_import
 from txdata.objectives.base import Columns
 from txdata.objectives.mlm import (
     NO_WORD,
@@ -65,6 +62,11 @@ from txdata.objectives.mlm import (
 from txdata.objectives.registry import register
 from txdata.special_tokens import IGNORE_INDEX
 from txdata.tokenizer import encode_texts
+
+# Imported at first use (txdata/lazy_import.py): `import txdata` costs none of them.
+datasets = lazy_import("datasets", globals())
+np = lazy_import("numpy", globals())
+torch = lazy_import("torch", globals())
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")  # where `Source.pairs()` splits sentences too
 PAIR_SPECIALS = 3  # [CLS], and a [SEP] after each segment

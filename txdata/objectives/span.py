@@ -41,15 +41,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-import torch
-
 from txdata.collate import pad_right
 from txdata.errors import ConfigError
+from txdata.lazy_import import lazy_import
 from txdata.objectives.base import Columns
 from txdata.objectives.mlm import NO_WORD, MaskedLM, check_shares
 from txdata.objectives.registry import register
 from txdata.special_tokens import IGNORE_INDEX
+
+# Imported at first use (txdata/lazy_import.py): `import txdata` costs none of them.
+np = lazy_import("numpy", globals())
+torch = lazy_import("torch", globals())
 
 NOT_CHOSEN = -1  # span number of a position that no span holds
 

@@ -32,17 +32,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import datasets
-import numpy as np
-import pyarrow as pa
-import torch
-
 from txdata.collate import pack_kept, pad_right, shift_right
 from txdata.errors import ConfigError
+from txdata.lazy_import import lazy_import
 from txdata.objectives.base import Columns, Objective
 from txdata.objectives.registry import register
 from txdata.special_tokens import IGNORE_INDEX
 from txdata.tokenizer import encode_texts
+
+# Imported at first use (txdata/lazy_import.py): `import txdata` costs none of them.
+datasets = lazy_import("datasets", globals())
+np = lazy_import("numpy", globals())
+pa = lazy_import("pyarrow", globals())
+torch = lazy_import("torch", globals())
 
 
 @dataclass
