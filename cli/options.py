@@ -21,7 +21,6 @@ import typer
 from models.run_config import TrainConfig
 from models.transformer import ModelConfig
 from txdata import DataConfig, SourceConfig
-from txdata.exported import exported_config
 from txdata.objectives import OBJECTIVES
 
 DATA = "Data"
@@ -153,4 +152,7 @@ def data_config(params: dict[str, Any], objective: str) -> DataConfig:
         source=fields_from(SourceConfig, params),
         options=options,
     )
+    # Imported here: it loads datasets, which `txdata --help` should not wait for.
+    from txdata.exported import exported_config
+
     return exported_config(config)

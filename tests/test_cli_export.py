@@ -49,13 +49,16 @@ def test_show_reads_an_export_back(exported):
         (["show", "--mode", "clm", "--source", "{out}"], 1, "holds mlm examples, not clm"),
         (["show", "--source", "{out}", "--length", "20"], 1, "exported with --length 10, not 20"),
         (["show", "--source", "{tmp}/damaged"], 1, "damaged: txdata-export.json is unreadable"),
+        (["show", "--mode", "both", "--source", "{pairs}"], 1, "{pairs} is an export of built"),
     ],
 )
 def test_bad_exports_and_sources_are_one_line_errors(exported, tmp_path, args, code, message):
     out, _ = exported
     (tmp_path / "damaged").mkdir()
     (tmp_path / "damaged" / "txdata-export.json").write_text("{")
-    names = {"tmp": tmp_path, "out": out}
+    names = {"tmp": tmp_path, "out": out, "pairs": out.parent / "seq2seq"}
+    if "{pairs}" in args and not names["pairs"].exists():
+        assert invoke("export", "--mode", "seq2seq", "--out", names["pairs"]).exit_code == 0
     result = invoke(*(arg.format(**names) for arg in args))
     assert message.format(**names) in one_line_error(result, code)
 

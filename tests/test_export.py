@@ -3,8 +3,10 @@ epochs of batches that stack back into txdata's batches, a folder written whole 
 replaces somebody else's, and `prepare` reading an export back without building anything."""
 
 import json
+import re
 import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import datasets
 import pytest
@@ -164,8 +166,38 @@ def test_an_export_read_back_refuses_another_objective_other_settings_or_damage(
         prepare(DataConfig("mlm", SourceConfig(str(damaged))))
     for shard in (damaged / "examples").glob("*.arrow"):
         shard.unlink()
-    with pytest.raises(SourceError, match="cannot read .* as arrow: no data-"):
+    with pytest.raises(SourceError, match=r"cannot read .* as arrow: no data-"):
         prepare(DataConfig("mlm", SourceConfig(str(damaged))))
     (damaged / "txdata-export.json").write_text("{")
-    with pytest.raises(SourceError, match="damaged: txdata-export.json is unreadable"):
+    with pytest.raises(SourceError, match=r"damaged: txdata-export\.json is unreadable"):
         prepare(DataConfig("mlm", SourceConfig(str(damaged))))
+
+
+def test_the_readme_example_runs(tmp_path, monkeypatch):
+    """Its `txdata export` line, then its Python, in a folder of their own."""
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    section = readme.split("## Use the data elsewhere\n")[1].split("\n## ")[0]
+    commands = re.search(r"```bash\n(.*?)```", section, re.S).group(1).splitlines()
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    exports = [line.split("#")[0].split() for line in commands if line.startswith("txdata export")]
+    assert exports
+    for command in exports:
+        result = CliRunner().invoke(app, command[1:])
+        assert result.exit_code == 0, result.output
+    exec(compile(code, "README.md", "exec"), {})
+
+
+def test_what_a_killed_export_left_beside_its_folder_goes_and_nothing_else(tmp_path):
+    export(DataConfig("mlm"), tmp_path / "whole")
+    shutil.copytree(tmp_path / "whole", tmp_path / ".mlm.txdata-new-kill1")  # a kill's leftover
+    (tmp_path / ".mlm.txdata-new-kill1" / ".epoch-0.tmp").write_bytes(b"half an epoch")
+    shutil.copytree(tmp_path / "whole", tmp_path / ".mlm.txdata-new-mine")
+    (tmp_path / ".mlm.txdata-new-mine" / "notes.md").write_text("mine\n")
+    export(DataConfig("mlm"), tmp_path / "mlm")
+    names = sorted(path.name for path in tmp_path.iterdir())
+    assert names == [".mlm.txdata-new-mine", "mlm", "whole"]

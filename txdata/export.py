@@ -30,6 +30,7 @@ from pathlib import Path
 import datasets
 import numpy as np
 import pyarrow as pa
+import torch
 
 from txdata.batches import Batches
 from txdata.collate import check_seed
@@ -131,25 +132,28 @@ def epoch_rows(
     """Epoch `epoch`'s batches, row by row, with a `batch` column: written batch by batch to
     the Arrow file `scratch` and mapped from there, so an epoch never has to fit in memory."""
     batches = Batches(data.examples, data.objective.collate, batch_size, seed, epoch)
-    writer = None
-    for index in range(len(batches)):
-        batch = batches[index]
-        rows = len(batch["input_ids"])
-        columns = {"batch": pa.array(np.full(rows, index, dtype=np.int64))}
-        for key, tensor in batch.items():
-            values = tensor.numpy()  # (B,) or (B, T)
-            if values.ndim == 1:
-                columns[key] = pa.array(values)
-            else:
-                width = values.shape[1]
-                offsets = pa.array(np.arange(0, rows * width + 1, width, dtype=np.int32))
-                columns[key] = pa.ListArray.from_arrays(offsets, pa.array(values.reshape(-1)))
-        table = pa.table(columns)
-        if writer is None:
-            writer = pa.ipc.new_stream(str(scratch), table.schema)
-        writer.write_table(table)
-    writer.close()
+    tables = (batch_table(batches[index], index) for index in range(len(batches)))
+    first = next(tables)
+    with pa.ipc.new_stream(str(scratch), first.schema) as writer:
+        writer.write_table(first)
+        for table in tables:
+            writer.write_table(table)
     return datasets.Dataset.from_file(str(scratch))
+
+
+def batch_table(batch: dict[str, torch.Tensor], index: int) -> pa.Table:
+    """One batch as rows: (B, T) tensors become B lists of T ids, (B,) ones B numbers."""
+    rows = len(batch["input_ids"])
+    columns = {"batch": pa.array(np.full(rows, index, dtype=np.int64))}
+    for key, tensor in batch.items():
+        values = tensor.numpy()
+        if values.ndim == 1:
+            columns[key] = pa.array(values)
+            continue
+        width = values.shape[1]
+        offsets = pa.array(np.arange(0, rows * width + 1, width, dtype=np.int32))
+        columns[key] = pa.ListArray.from_arrays(offsets, pa.array(values.reshape(-1)))
+    return pa.table(columns)
 
 
 def write_dataset(
