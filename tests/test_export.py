@@ -3,6 +3,7 @@ epochs of batches that stack back into txdata's batches, a folder written whole 
 replaces somebody else's, and `prepare` reading an export back without building anything."""
 
 import json
+import os
 import re
 import shutil
 from dataclasses import replace
@@ -99,13 +100,21 @@ def test_every_objective_exports_its_columns_described_and_epochs_that_stack_bac
         assert set(stacked) <= set(BATCH_COLUMNS)  # each key described in the README
 
 
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="num_proc is capped at the CPUs")
 @pytest.mark.parametrize("name", ["nsp", "clm"])
 def test_num_proc_builds_the_same_examples(name):
     # The alternating source lives in memory: datasets really runs two processes, no cache.
     config = DataConfig(name, SourceConfig(count=64))
     assert prepare(config, num_proc=2).examples.to_dict() == prepare(config).examples.to_dict()
-    with pytest.raises(ConfigError, match="num proc must be at least 1"):
-        prepare(config, num_proc=0)
+    for count in (0, 10**6):  # a million processes would start as many as there are rows
+        with pytest.raises(ConfigError, match="num proc must lie between 1 and the"):
+            prepare(config, num_proc=count)
+
+
+def test_epochs_that_would_fill_the_disk_are_refused_after_the_first(tmp_path):
+    with pytest.raises(OutputError, match=r"epochs need about .* ask for fewer --epochs"):
+        export(DataConfig("mlm", SourceConfig(count=16)), tmp_path / "out", epochs=10**15)
+    assert not any(tmp_path.iterdir())  # all or nothing
 
 
 def test_a_folder_that_is_not_an_empty_or_an_export_is_never_replaced(tmp_path):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -115,6 +116,8 @@ def export(
             batches, columns = int(rows[-1]["batch"]) + 1, rows.column_names
             del rows  # it maps the scratch file, which goes now
             scratch.unlink()
+            if epoch == 0:
+                _check_room(folder / EPOCHS / "epoch-0", epochs)
         exported = Exported(
             out, config.objective, data.examples.num_rows, format, epochs, batches, batch_size
         )
@@ -124,6 +127,22 @@ def export(
         atomic_write_text(folder / README, readme(data, manifest))
         atomic_write_text(folder / MARKER, _json(manifest))
     return exported
+
+
+def _check_room(first: Path, epochs: int) -> None:
+    """Epochs are the same size give or take their padding: once the first is written, stop
+    before the others fill the disk (`--epochs 10**11` would, a few GB a minute)."""
+    size = sum(path.stat().st_size for path in first.rglob("*") if path.is_file())
+    needed, free = size * (epochs - 1), shutil.disk_usage(first).free
+    if needed > free:
+        raise OutputError(
+            f"{epochs:,} epochs need about {_gigabytes(size * epochs)} and the disk holds "
+            f"{_gigabytes(free)} more: ask for fewer --epochs"
+        )
+
+
+def _gigabytes(count: int) -> str:
+    return f"{count / 1e9:,.1f} GB"
 
 
 def epoch_rows(

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,8 +48,7 @@ def prepare(
     """Load the source, build or reuse a tokenizer, and build the objective's examples with
     `num_proc` processes (the same examples as one). A source that names a folder written by
     `txdata export` gives its examples and tokenizer as they are: nothing is built."""
-    if num_proc is not None and num_proc < 1:
-        raise ConfigError(f"num proc must be at least 1, got {num_proc}")
+    check_num_proc(num_proc)
     if is_export(config.source.source):
         config, tokenizer, examples = load_export(config, tokenizer)
         return PreparedData(config, None, tokenizer, config.build(tokenizer), examples)
@@ -63,6 +63,16 @@ def prepare(
     if examples.num_rows == 0:
         raise SourceError(f"{config.source.source} gave no {config.objective} examples")
     return PreparedData(config, source, tokenizer, objective, examples)
+
+
+def check_num_proc(num_proc: int | None) -> None:
+    """1 to this machine's CPUs: more processes than CPUs only wait for one, and each costs
+    a copy of the interpreter (`--num-proc 100000` started hundreds)."""
+    if num_proc is None:
+        return
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if not 1 <= num_proc <= (cpus or 1):
+        raise ConfigError(f"num proc must lie between 1 and the {cpus} CPUs here, got {num_proc}")
 
 
 def build_tokenizer(config: DataConfig, source: Source) -> Tokenizer:
