@@ -23,7 +23,7 @@ test: $(STAMP)
 # Every benchmark, against the reference tools; `make bench QUICK=--quick` for a short run.
 bench: $(BENCH_STAMP)
 	mkdir -p bench/results
-	for script in collate step converge scale generate backprop cli_startup; do \
+	for script in collate step converge scale generate backprop ddp cli_startup; do \
 		$(BIN)/python bench/$$script.py $(QUICK) | tee bench/results/$$script.txt || exit 1; \
 	done
 

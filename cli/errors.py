@@ -8,6 +8,7 @@ with 2, as click gives them, but on one line too instead of click's framed box.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -18,7 +19,7 @@ from typer import Abort
 from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer vendors click
 from typer.core import TyperGroup
 
-from txdata.errors import TxdataError
+from txdata.errors import PeerFailure, TxdataError
 
 Command = TypeVar("Command", bound=Callable)
 stderr = Console(stderr=True, highlight=False)
@@ -34,16 +35,27 @@ def reports_errors(command: Command) -> Command:
         try:
             return command(*args, **kwargs)
         except TxdataError as error:
-            message = str(error)
+            failure, message = error, str(error)
         except OSError as error:  # a safety net: each known case has its own check
             where = f"{error.filename}: " if error.filename else ""
-            message = f"{where}{error.strerror or error}"
-        except MemoryError:
-            message = "out of memory: try a smaller --batch-size, --length or model"
-        print_error(" ".join(message.split()))  # one line, whatever the message held
+            failure, message = error, f"{where}{error.strerror or error}"
+        except MemoryError as error:
+            failure, message = error, "out of memory: try a smaller --batch-size, --length or model"
+        if speaks(failure):
+            print_error(" ".join(message.split()))  # one line, whatever the message held
         raise typer.Exit(code=1)
 
     return wrapper  # type: ignore[return-value]
+
+
+def speaks(error: BaseException) -> bool:
+    """Whether this process reports `error`. Of the processes torchrun starts (RANK 0, 1, …),
+    every one meets the same bad option or file, and process 0 alone says so; the others
+    speak only when another process died, since that may have been process 0. A launcher's
+    environment that makes no sense is reported by all."""
+    rank, count = os.environ.get("RANK", ""), os.environ.get("WORLD_SIZE", "")
+    other = rank.isdigit() and count.isdigit() and 0 < int(rank) < int(count)
+    return not other or isinstance(error, PeerFailure)
 
 
 class OneLineErrors(TyperGroup):

@@ -17,6 +17,7 @@ import typer
 
 from cli.compare import compare
 from cli.errors import OneLineErrors
+from cli.export import export
 from cli.gradcheck import gradcheck
 from cli.inspect import attention, plot
 from cli.masks import masks
@@ -51,6 +52,7 @@ app.command()(attention)
 app.command()(plot)
 app.command()(compare)
 app.command()(gradcheck)
+app.command()(export)
 
 
 def run() -> None:

@@ -109,7 +109,8 @@ def with_options(*extra: list[inspect.Parameter]) -> Callable[[Callable], Callab
     """
 
     def decorate(command: Callable) -> Callable:
-        own = inspect.signature(command)
+        # eval_str: typer reads the Annotated options, not `from __future__` strings, from it.
+        own = inspect.signature(command, eval_str=True)
         added = [p for group in extra for p in group if p.name not in own.parameters]
 
         @functools.wraps(command)
@@ -140,13 +141,18 @@ def fields_from(cls: type, params: dict[str, Any], **fixed: Any) -> Any:
 
 
 def data_config(params: dict[str, Any], objective: str) -> DataConfig:
-    """The `DataConfig` that a command's parsed options (`ctx.params`) describe."""
+    """The `DataConfig` that a command's parsed options (`ctx.params`) describe; with a
+    `--source` that txdata export wrote, the export's settings, which a run then records."""
     kind = OBJECTIVES.get(objective)
     options = fields_from(kind.Options, params) if kind else None
-    return fields_from(
+    config = fields_from(
         DataConfig,
         params,
         objective=objective,
         source=fields_from(SourceConfig, params),
         options=options,
     )
+    # Imported here: it loads datasets, which `txdata --help` should not wait for.
+    from txdata.exported import exported_config
+
+    return exported_config(config)

@@ -37,15 +37,20 @@ def train(
         bool, typer.Option(help="Draw curves.png and attention.png into the run at the end.")
     ] = True,
 ) -> None:
-    """Train the transformer core on one objective, then show what it learned."""
+    """Train the transformer core on one objective, then show what it learned.
+
+    Under torchrun, --batch-size is each process's: the step's batch is it × processes.
+    """
     # Imported here, not at the top: they import torch and matplotlib, which
     # `txdata train --help` and the other commands do without.
     from cli.figures import plot_attention, plot_metrics
     from cli.progress import TrainingProgress
     from models.checkpoint import load_run
+    from models.distributed import Processes
     from models.run import train_run
 
     params, mode = ctx.params, mode.value
+    processes = Processes.from_environment()
     if resume:
         config = load_run(resume).config
         if o.given(ctx, "mode") and mode != config.objective:
@@ -61,7 +66,12 @@ def train(
         config = RunConfig(
             data, model, o.fields_from(TrainConfig, params), command=["txdata", *sys.argv[1:]]
         )
+        whole = config.train.batch_size * processes.count  # what one process would read
+        config = replace(config, train=replace(config.train, batch_size=whole))
         directory = out or Path("runs") / f"{mode}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if not processes.main:  # process 0 alone prints and draws
+        train_run(config, directory, overwrite=overwrite, resume=bool(resume))
+        return
     console = make_console()
     started = time.perf_counter()
     with TrainingProgress(console) as progress:

@@ -9,6 +9,7 @@ Example (about 10 s)::
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -23,13 +24,14 @@ from models.checkpoint import (
     save_checkpoint,
     write_run_files,
 )
+from models.distributed import Processes, process_group
 from models.evaluate import evaluate, next_sentence_ceiling
 from models.run_directory import new_run
 from models.samples import pair_predictions, sample_predictions
 from models.train import Callbacks, LoopResult, make_optimizer, train_loop
 from models.transformer import build_model
 from txdata.batches import Batches
-from txdata.errors import ConfigError, TrainingError
+from txdata.errors import ConfigError, PeerFailure, TrainingError, TxdataError
 from txdata.files import atomic_write_text
 from txdata.heldout import heldout_split, unigram_accuracy
 from txdata.pipeline import prepare
@@ -71,26 +73,47 @@ def train_run(
 
     A new run over an old one (`overwrite`) trains beside it and replaces it only at the end,
     so a crash or a NaN loss on the way leaves the old run as it was.
+
+    Started by torchrun, each process trains on its share of every batch of
+    `config.train.batch_size` rows, and only process 0 writes the run and reports metrics
+    (`models/distributed.py`).
     """
     directory = Path(directory)
-    device = resolve_device(config.train.device)
-    if resume:
-        resumed = load_run(directory, device)
-        remove_leftovers(directory, resumed.step)
-        return _train(config, device, directory, directory, resumed, callbacks)
-    with new_run(directory, overwrite) as folder:
-        return _train(config, device, folder, directory, None, callbacks)
+    processes = Processes.from_environment()
+    device = processes.device(resolve_device(config.train.device))
+    if processes.distributed and config.train.backprop == "manual":
+        raise ConfigError("--backprop manual trains in one process: run it without torchrun")
+    with process_group(processes, device):
+        if resume:
+            resumed = load_run(directory, device)
+            if processes.main:
+                remove_leftovers(directory, resumed.step)
+            return _train(config, device, directory, directory, resumed, callbacks, processes)
+        with ExitStack() as stack:
+            folder = None  # the others write nothing
+            if processes.main:
+                try:
+                    folder = stack.enter_context(new_run(directory, overwrite))
+                except TxdataError:
+                    processes.agree(False)
+                    raise
+            if not processes.agree(True):
+                raise TrainingError(f"{processes}: process 0 could not start the run")
+            return _train(config, device, folder, directory, None, callbacks, processes)
 
 
 def _train(
     config: RunConfig,
     device: torch.device,
-    folder: Path,
+    folder: Path | None,
     directory: Path,
     resumed: LoadedRun | None,
     callbacks: Callbacks | None,
+    processes: Processes,
 ) -> RunResult:
-    """Train in `folder`, the run's place while it trains; `directory` is where it will stay."""
+    """Train in `folder`, the run's place while it trains; `directory` is where it will stay.
+    A process other than the main one writes nothing, and evaluates nothing."""
+    writes = processes.main
     torch.manual_seed(config.train.seed)
     data = prepare(config.data, tokenizer=resumed.tokenizer if resumed else None)
     train_examples, eval_examples, heldout = heldout_split(
@@ -113,13 +136,15 @@ def _train(
     if resumed:
         start = resumed.step
         load_training_state(resumed.checkpoint, optimizer, start)
-    write_run_files(folder, config, data.tokenizer)  # on resume: the new number of steps
-    metrics_path = folder / "metrics.jsonl"
-    _keep_metrics_until(metrics_path, start)
+    if writes:
+        write_run_files(folder, config, data.tokenizer)  # on resume: the new number of steps
+        metrics_path = folder / "metrics.jsonl"
+        _keep_metrics_until(metrics_path, start)
 
     special = SpecialIds.of(data.tokenizer)
     collate, size, seed = data.objective.collate, config.train.batch_size, config.train.seed
     per_epoch = len(Batches(train_examples, collate, size, seed))
+    processes.check_shares(train_examples.num_rows, size)
     epochs: dict[int, Batches] = {}
 
     def batch_at(step: int) -> dict[str, torch.Tensor]:
@@ -136,6 +161,8 @@ def _train(
     last_saved = {"step": start}
 
     def run_eval(step: int) -> dict[str, float]:
+        if not writes:
+            return {}
         latest.clear()
         latest.update(evaluate(model, eval_batches, device, special))
         if baseline is not None:
@@ -147,24 +174,42 @@ def _train(
         return dict(latest)
 
     def save(step: int) -> None:
+        if not writes:
+            return
         save_checkpoint(folder, model, optimizer, step)
         last_saved["step"] = step
 
     try:
         loop = train_loop(
-            model, optimizer, batch_at, config.train, device, start, run_eval, save, callbacks
+            model,
+            optimizer,
+            batch_at,
+            config.train,
+            device,
+            start,
+            run_eval,
+            save,
+            callbacks,
+            processes,
         )
     except TrainingError as error:
         kept = last_saved["step"]
-        if folder != directory:
+        if not writes:
+            where = f"process 0 keeps the run's checkpoints in {directory}"
+        elif folder != directory:
             where = f"the run in {directory} was left as it was"
         elif kept:
             where = f"the checkpoint of step {kept} is kept in {directory}"
+            if isinstance(error, PeerFailure):
+                where += f" (--resume {directory} continues it)"
         else:
             where = f"no checkpoint was written in {directory}"
-        raise TrainingError(f"{error}; stopped, and {where}") from None
-    samples = sample_predictions(model, eval_batches[0], data.tokenizer)
-    pairs = pair_predictions(model, eval_batches[0], data.tokenizer) if kind.sentence_pairs else []
+        raise type(error)(f"{error}; stopped, and {where}") from None
+    samples, pairs = [], []
+    if writes:
+        samples = sample_predictions(model, eval_batches[0], data.tokenizer)
+        if kind.sentence_pairs:
+            pairs = pair_predictions(model, eval_batches[0], data.tokenizer)
     return RunResult(
         directory,
         loop.step,

@@ -26,7 +26,10 @@ class TrainConfig:
     )
     batch_size: int | None = field(
         default=None,
-        metadata={"help": "Examples per step (default: the objective's, 64 or 128 for mlm)."},
+        metadata={
+            "help": "Examples per step (default: the objective's, 64 or 128 for mlm); under "
+            "torchrun, per process."
+        },
     )
     lr: float = field(
         default=2e-3,  # 3e-3 left some mlm seeds at 98-99 % after 300 steps

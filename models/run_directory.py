@@ -29,6 +29,12 @@ from pathlib import Path
 
 from txdata.errors import RunError
 from txdata.files import atomic_write_text, exchange
+from txdata.staged_folder import (
+    STAGING,
+    check_not_protected,
+    listing,
+    remove_staging_leftovers,
+)
 
 MARKER = "txdata-run.json"
 FORMAT = 2  # 1: weights and state at the top of the folder (before checkpoints/)
@@ -47,8 +53,6 @@ WRITTEN = {
     "state.json",
 }
 """Every name txdata writes at the top of a run; anything else belongs to somebody else."""
-
-STAGING = ".txdata-new-"  # `.NAME.txdata-new-XXXX`: a run being written beside NAME
 
 
 @contextmanager
@@ -79,7 +83,7 @@ def new_run(directory: Path, overwrite: bool) -> Iterator[Path]:
             f"or --resume {directory} to continue it"
         )
     check_replaceable(directory)
-    _remove_staging_leftovers(directory)
+    remove_staging_leftovers(directory, _holds_only_run_files)
     staging = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}{STAGING}"))
     try:
         _write_marker(staging)
@@ -91,21 +95,10 @@ def new_run(directory: Path, overwrite: bool) -> Iterator[Path]:
 
 def check_replaceable(directory: Path) -> None:
     """Refuse, naming what is there, unless `directory` is a txdata run and only that."""
-    if directory.is_symlink():
-        raise RunError(
-            f"{directory} is a symbolic link to {os.readlink(directory)}: "
-            "--overwrite replaces only a real run directory; name the run itself"
-        )
-    resolved, here = directory.resolve(), Path.cwd().resolve()
-    if resolved == here or resolved in here.parents:
-        where = "is" if resolved == here else "holds"
-        raise RunError(f"{directory} {where} the current directory: choose another --out")
-    home = Path.home().resolve()
-    if resolved == home or resolved in home.parents or resolved == Path(resolved.anchor):
-        raise RunError(f"{directory} is your home folder or above it: choose another --out")
+    check_not_protected(directory, "run", RunError)
     if not is_run(directory):
         raise RunError(
-            f"{directory} is not a txdata run (it holds {_listing(directory)}): "
+            f"{directory} is not a txdata run (it holds {listing(directory)}): "
             "--overwrite replaces only txdata's own runs; choose another --out"
         )
     foreign = sorted(p.name for p in directory.iterdir() if not _written_by_txdata(p.name))
@@ -204,16 +197,5 @@ def _remove_unfinished(directory: Path, made: bool) -> None:
         directory.rmdir()
 
 
-def _remove_staging_leftovers(directory: Path) -> None:
-    """Hidden runs that a kill left beside `directory`: txdata named them, and they hold only
-    what txdata writes."""
-    for leftover in directory.parent.glob(f".{directory.name}{STAGING}*"):
-        ours = leftover.is_dir() and not leftover.is_symlink()
-        if ours and all(_written_by_txdata(entry.name) for entry in leftover.iterdir()):
-            shutil.rmtree(leftover, ignore_errors=True)
-
-
-def _listing(directory: Path, most: int = 4) -> str:
-    names = sorted(p.name + ("/" if p.is_dir() else "") for p in directory.iterdir())
-    more = f" and {len(names) - most} more" if len(names) > most else ""
-    return ", ".join(names[:most]) + more
+def _holds_only_run_files(folder: Path) -> bool:
+    return all(_written_by_txdata(entry.name) for entry in folder.iterdir())

@@ -15,9 +15,10 @@ from torch import nn
 
 from models.backprop import optim as hand
 from models.backprop.model import HandTransformer
+from models.distributed import Processes, failures_named
 from models.run_config import TrainConfig
 from models.transformer import Output, Transformer
-from txdata.errors import TrainingError
+from txdata.errors import ConfigError, TrainingError
 from txdata.special_tokens import IGNORE_INDEX
 
 
@@ -69,8 +70,15 @@ class AutogradPasses:
     def __init__(self, model: nn.Module) -> None:
         self.model = model
 
-    def forward(self, batch: dict[str, torch.Tensor], label_smoothing: float) -> Output:
-        return self.model(batch, label_smoothing=label_smoothing, logits=False)
+    def forward(
+        self,
+        batch: dict[str, torch.Tensor],
+        label_smoothing: float,
+        loss_counts: dict[str, float] | None = None,
+    ) -> Output:
+        return self.model(
+            batch, label_smoothing=label_smoothing, logits=False, loss_counts=loss_counts
+        )
 
     def backward(self, output: Output, clip: float) -> None:
         output.loss.backward()
@@ -84,7 +92,13 @@ class ManualPasses:
         self.hand, self.parameters = HandTransformer(model), list(model.parameters())
 
     @torch.no_grad()
-    def forward(self, batch: dict[str, torch.Tensor], label_smoothing: float) -> Output:
+    def forward(
+        self,
+        batch: dict[str, torch.Tensor],
+        label_smoothing: float,
+        loss_counts: dict[str, float] | None = None,
+    ) -> Output:
+        assert loss_counts is None, "the hand-written passes train in one process"
         return self.hand.forward(batch, label_smoothing)
 
     @torch.no_grad()
@@ -112,51 +126,73 @@ def train_loop(
     evaluate: Callable[[int], dict[str, float]] = lambda step: {},
     save: Callable[[int], None] = lambda step: None,
     callbacks: Callbacks | None = None,
+    processes: Processes | None = None,
 ) -> LoopResult:
-    """Train from `start_step` to `config.steps`.
+    """Train from `start_step` to `config.steps`. `batch_at(step)` gives the step's whole
+    batch; with several `processes` each trains on its share (`models/distributed.py`).
 
     Ctrl-C is honoured between steps: the finished step is saved, never a half-applied one.
     A loss that is NaN or infinite stops training before anything is saved, so the last good
     checkpoint stays as it was.
     """
     callbacks = callbacks or Callbacks()
-    passes = ManualPasses(model) if config.backprop == "manual" else AutogradPasses(model)
+    processes = processes or Processes()
+    if config.backprop == "manual" and processes.distributed:
+        raise ConfigError("--backprop manual trains in one process: run it without torchrun")
+    if config.backprop == "manual":
+        passes = ManualPasses(model)
+    else:
+        passes = AutogradPasses(processes.wrap(model))
     callbacks.on_start(start_step, config.steps)
     model.train()
     interrupted = _InterruptFlag()
     result = LoopResult(start_step, False, 0, 0, 0.0)
     with interrupted:
-        while result.step < config.steps and not interrupted.raised:
+        # Alone, a process stops at Ctrl-C; together, all stop once any of them was interrupted.
+        while result.step < config.steps and not (
+            result.interrupted or (interrupted.raised and not processes.distributed)
+        ):
             started = time.perf_counter()
             lr = learning_rate(result.step, config)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            batch = {key: value.to(device) for key, value in batch_at(result.step).items()}
-            output = passes.forward(batch, config.label_smoothing)
-            loss = output.loss
-            if not torch.isfinite(loss):
-                raise TrainingError(f"the loss became {loss.item()} at step {result.step + 1}")
-            optimizer.zero_grad(set_to_none=True)
-            passes.backward(output, config.clip)
+            whole = batch_at(result.step)  # the same in every process
+            targets = model.targets(whole["labels"])  # (B, T): what each position is scored on
+            labelled = int((targets != IGNORE_INDEX).sum())
+            batch = {key: value.to(device) for key, value in processes.share(whole).items()}
+            with failures_named(processes):
+                counts = processes.loss_counts(labelled, rows=len(targets))
+                output = passes.forward(batch, config.label_smoothing, counts)
+                # One exchange tells every process the whole batch's losses and whether any
+                # process was interrupted, so that all stop after the same step.
+                parts = [output.loss, *(output.losses or {}).values()]
+                flag = output.loss.new_tensor(float(interrupted.raised))
+                reduced = processes.mean(torch.stack([*(p.detach() for p in parts), flag]))
+                loss, *losses = reduced[:-1].tolist()
+                result.interrupted = bool(reduced[-1] > 0)
+                if not math.isfinite(loss):
+                    raise TrainingError(f"the loss became {loss} at step {result.step + 1}")
+                optimizer.zero_grad(set_to_none=True)
+                passes.backward(output, config.clip)  # under DDP: the gradients' mean
             optimizer.step()
             step = result.step = result.step + 1
             result.tokens_read += sum(
-                int(value.sum()) for key, value in batch.items() if key.endswith("attention_mask")
+                int(value.sum()) for key, value in whole.items() if key.endswith("attention_mask")
             )
-            result.loss_tokens += int((model.targets(batch["labels"]) != IGNORE_INDEX).sum())
+            result.loss_tokens += labelled
             # A pair label is one more prediction with a loss, made at [CLS].
-            if output.sentence_logits is not None and "next_sentence_label" in batch:
-                result.loss_tokens += batch["next_sentence_label"].numel()
+            if output.sentence_logits is not None and "next_sentence_label" in whole:
+                result.loss_tokens += whole["next_sentence_label"].numel()
             result.seconds += time.perf_counter() - started
             if output.losses:
-                callbacks.on_losses(step, {k: v.item() for k, v in output.losses.items()})
-            callbacks.on_step(step, loss.item(), lr, result.tokens_read / result.seconds)
+                callbacks.on_losses(step, dict(zip(output.losses, losses)))
+            callbacks.on_step(step, loss, lr, result.tokens_read / result.seconds)
             if step % config.eval_every == 0 or step == config.steps:
                 callbacks.on_eval(step, evaluate(step))
             if step % config.checkpoint_every == 0 or step == config.steps:
                 save(step)
                 callbacks.on_checkpoint(step)
-    result.interrupted = interrupted.raised
+    result.interrupted = result.interrupted or interrupted.raised
     if result.interrupted and result.step % config.checkpoint_every:
         save(result.step)
         callbacks.on_checkpoint(result.step)

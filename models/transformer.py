@@ -209,9 +209,14 @@ class LMHead(nn.Module):
         return F.linear(hidden, self.weight, self.bias)
 
     def loss(
-        self, hidden: torch.Tensor, labels: torch.Tensor, label_smoothing: float = 0.0
+        self,
+        hidden: torch.Tensor,
+        labels: torch.Tensor,
+        label_smoothing: float = 0.0,
+        count: float | None = None,
     ) -> torch.Tensor:
-        """`lm_loss(self(hidden), labels)`, with the same value and gradients, made cheaper.
+        """`lm_loss(self(hidden), labels, …, count)`, with the same value and gradients, made
+        cheaper.
 
         hidden (B, T, D), labels (B, T). Two savings, neither of which changes the loss:
         - Only the N positions whose label is not -100 go through the head, as BERT's
@@ -228,7 +233,8 @@ class LMHead(nn.Module):
             total = total + F.cross_entropy(
                 self(rows), targets, reduction="sum", label_smoothing=label_smoothing
             )
-        return total / len(labels)  # NaN when nothing is labelled, as `lm_loss` gives
+        # NaN when nothing is labelled and no count is given, as `lm_loss` gives
+        return total / (len(labels) if count is None else count)
 
 
 class SentenceHead(nn.Module):
@@ -245,14 +251,25 @@ class SentenceHead(nn.Module):
         return self.classifier(torch.tanh(self.pooler(hidden[:, 0])))
 
 
-def lm_loss(logits: torch.Tensor, labels: torch.Tensor, label_smoothing: float = 0.0):
-    """Mean cross-entropy where the label is not -100: logits (B, T, V), labels (B, T)."""
-    return F.cross_entropy(
+def lm_loss(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    label_smoothing: float = 0.0,
+    count: float | None = None,
+) -> torch.Tensor:
+    """Mean cross-entropy where the label is not -100: logits (B, T, V), labels (B, T).
+
+    `count`: divide the summed loss by it instead of by the labels here. A process that
+    trains on a share of a batch passes the whole batch's count (`models/distributed.py`).
+    """
+    losses = F.cross_entropy(
         logits.flatten(0, 1),
         labels.flatten(),
         ignore_index=IGNORE_INDEX,
         label_smoothing=label_smoothing,
+        reduction="mean" if count is None else "sum",
     )
+    return losses if count is None else losses / count
 
 
 def head_output(
@@ -261,13 +278,15 @@ def head_output(
     labels: torch.Tensor | None,
     label_smoothing: float,
     logits: bool,
+    count: float | None = None,
 ) -> Output:
     """The head's output for hidden states (B, T, D): logits, and the loss when there are
     labels. `logits=False` returns only the loss, computed the cheaper way of `LMHead.loss`."""
     if labels is not None and not logits:
-        return Output(None, head.loss(hidden, labels, label_smoothing))
+        return Output(None, head.loss(hidden, labels, label_smoothing, count))
     values = head(hidden)
-    return Output(values, None if labels is None else lm_loss(values, labels, label_smoothing))
+    loss = None if labels is None else lm_loss(values, labels, label_smoothing, count)
+    return Output(values, loss)
 
 
 class Transformer(nn.Module):
@@ -358,9 +377,18 @@ class Transformer(nn.Module):
         return next_token_labels(labels) if self.architecture == "decoder" else labels
 
     def forward(
-        self, batch: dict[str, torch.Tensor], label_smoothing: float = 0.0, logits: bool = True
+        self,
+        batch: dict[str, torch.Tensor],
+        label_smoothing: float = 0.0,
+        logits: bool = True,
+        loss_counts: dict[str, float] | None = None,
     ) -> Output:
-        """`logits=False`: the loss only, which is what training needs, and cheaper."""
+        """`logits=False`: the loss only, which is what training needs, and cheaper.
+
+        `loss_counts` ({"token": …, "next_sentence": …}): what each loss's sum is divided
+        by, in place of this batch's own counts (`models/distributed.py` says why).
+        """
+        counts = loss_counts or {}
         labels = batch.get("labels")
         if self.decoder is None:
             hidden = self.encode(
@@ -374,11 +402,17 @@ class Transformer(nn.Module):
             hidden = self.decode(
                 batch["decoder_input_ids"], batch.get("decoder_attention_mask"), memory, memory_mask
             )
-        output = head_output(self.head, hidden, labels, label_smoothing, logits)
+        output = head_output(
+            self.head, hidden, labels, label_smoothing, logits, counts.get("token")
+        )
         if self.sentence_head is None:
             return output
         return with_sentence_output(
-            output, self.sentence_head(hidden), batch.get("next_sentence_label"), label_smoothing
+            output,
+            self.sentence_head(hidden),
+            batch.get("next_sentence_label"),
+            label_smoothing,
+            counts.get("next_sentence"),
         )
 
 
@@ -399,14 +433,21 @@ def with_sentence_output(
     sentence_logits: torch.Tensor,
     sentence_labels: torch.Tensor | None,
     label_smoothing: float,
+    count: float | None = None,
 ) -> Output:
     """`output` with the sentence head's logits (B, 2) and, when there are labels (B,), its
-    loss added to the token loss, as BERT sums them; `losses` keeps each."""
+    loss added to the token loss, as BERT sums them; `losses` keeps each. `count`, as in
+    `lm_loss`."""
     if sentence_labels is None:
         return output._replace(sentence_logits=sentence_logits)
     sentence_loss = F.cross_entropy(
-        sentence_logits, sentence_labels, label_smoothing=label_smoothing
+        sentence_logits,
+        sentence_labels,
+        label_smoothing=label_smoothing,
+        reduction="mean" if count is None else "sum",
     )
+    if count is not None:
+        sentence_loss = sentence_loss / count
     losses = {"token": output.loss, "next_sentence": sentence_loss}
     losses = {name: loss for name, loss in losses.items() if loss is not None}
     return output._replace(

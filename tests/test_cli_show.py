@@ -141,7 +141,7 @@ BAD_INPUTS = [
     (["--mode", "gpt"], f"unknown mode 'gpt': choose {', '.join(OBJECTIVES)}"),
     (["--source", "sample:nope"], "unknown sample 'nope': choose sample:english, sample:numbers"),
     (["--source", "{tmp}/missing.txt"], "no such file: {tmp}/missing.txt"),
-    (["--source", "{tmp}"], "{tmp} is a directory, not a corpus file"),
+    (["--source", "{tmp}"], "{tmp} is a directory, neither a corpus file nor a txdata export"),
     (["--source", "{tmp}/binary.txt"], "{tmp}/binary.txt is a binary file, not UTF-8 text"),
     (["--source", "{tmp}/latin1.txt"], "{tmp}/latin1.txt is not UTF-8 text (invalid"),
     (["--source", "{tmp}/empty.txt"], "{tmp}/empty.txt is empty"),

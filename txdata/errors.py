@@ -29,5 +29,9 @@ class TrainingError(TxdataError):
     """Training cannot go on (a NaN loss, a device that is not there)."""
 
 
+class PeerFailure(TrainingError):
+    """Another process of a distributed run stopped, so this one cannot go on."""
+
+
 class OutputError(TxdataError):
     """A path to write cannot be written: it is a folder, lies under a file, or is not allowed."""

@@ -41,7 +41,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     try:
         yield Path(temporary)
         fsync_file(Path(temporary))
-        os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private; files are not
+        os.chmod(temporary, 0o666 & ~umask())  # mkstemp makes it private; files are not
         os.replace(temporary, path)
     except OSError as error:
         raise OutputError(f"cannot write {path}: {_reason(error)}") from None
@@ -125,7 +125,7 @@ def _reason(error: OSError) -> str:
     return error.strerror or str(error)
 
 
-def _umask() -> int:
+def umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask

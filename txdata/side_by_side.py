@@ -16,6 +16,7 @@ from tokenizers import Tokenizer
 
 from txdata.collate import batch_generator
 from txdata.config import DataConfig
+from txdata.errors import ConfigError
 from txdata.pipeline import prepare
 
 
@@ -33,6 +34,11 @@ def side_by_side(config: DataConfig, batch_size: int, seed: int, epoch: int = 0)
     with the seq2seq encoder up to that point.
     """
     pairs = prepare(replace(config, objective="seq2seq", options=None))
+    if pairs.source is None:
+        raise ConfigError(
+            f"{config.source.source} is an export of built examples: both objectives need the "
+            "text they came from; show one objective of it with --mode seq2seq"
+        )
     first = pairs.batches(batch_size, seed, epoch, shuffle=False)
     rows = pairs.examples[first.order[:batch_size].tolist()]
     mlm = replace(config, objective="mlm", options=None).build(pairs.tokenizer)

@@ -39,13 +39,14 @@ _BLANK_LINE = re.compile(r"\n[ \t\r\f\v]*\n")
 
 @dataclass
 class SourceConfig:
-    """What to read. `source` is `alternating`, `sample:NAME`, or a path to a local file."""
+    """What to read. `source` is `alternating`, `sample:NAME`, a path to a local file, or
+    a folder that `txdata export` wrote (`txdata.exported`: its examples, read back)."""
 
     source: str = field(
         default="alternating",
         metadata={
-            "help": "alternating, sample:NAME (english, numbers), or a local "
-            ".txt/.jsonl/.csv/.parquet."
+            "help": "alternating, sample:NAME (english, numbers), a local "
+            ".txt/.jsonl/.csv/.parquet, or a folder that txdata export wrote."
         },
     )
     pattern: str = field(default="1 0", metadata={"help": "Alternating: the repeated symbols."})
@@ -150,14 +151,17 @@ def _from_file(config: SourceConfig, path: Path) -> Source:
     if not path.exists():
         raise SourceError(f"no such file: {path}")
     if not path.is_file():
-        raise SourceError(f"{path} is a directory, not a corpus file")
+        raise SourceError(
+            f"{path} is a directory, neither a corpus file nor a txdata export "
+            "(it has no txdata-export.json)"
+        )
     builder = _BUILDERS.get(path.suffix.lower(), "text")
     digest = _checked_digest(path, text=builder != "parquet")
     options = {"sample_by": "paragraph"} if builder == "text" else {}
     try:
         dataset = datasets.load_dataset(builder, data_files=str(path), split="train", **options)
     except Exception as error:  # datasets raises many types for one cause: an unreadable file
-        raise SourceError(f"cannot read {path} as {builder}: {_root_cause(error)}") from None
+        raise SourceError(f"cannot read {path} as {builder}: {root_cause(error)}") from None
     if builder == "text":
         dataset = dataset.map(_documents, batched=True)
     if dataset.num_rows == 0:
@@ -195,7 +199,7 @@ def _checked_digest(path: Path, text: bool) -> str:
     return digest.hexdigest()
 
 
-def _root_cause(error: BaseException) -> str:
+def root_cause(error: BaseException) -> str:
     """The first line of the innermost error: datasets wraps the useful one."""
     while error.__cause__ or error.__context__:
         error = error.__cause__ or error.__context__

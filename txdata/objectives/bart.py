@@ -43,6 +43,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from itertools import chain
+from typing import ClassVar
 
 from txdata.collate import shift_right
 from txdata.errors import ConfigError
@@ -112,6 +113,10 @@ class TextInfilling(Objective):
     metric = "exact_match"
     metric_label = "exact match {} rewriting the whole text freely"
     columns = ("input", "hid", "decoder_input", "label")
+    example_columns: ClassVar[dict[str, str]] = {
+        "input_ids": "a window of a document's tokens, uncorrupted (spans are drawn at collation)",
+        "continuations": "positions whose token continues the word before it (WordPiece's ##…)",
+    }
 
     def setup(self) -> None:
         self.ends_sentence = np.zeros(self.tokenizer.get_vocab_size(), dtype=bool)  # (V,)
@@ -121,9 +126,11 @@ class TextInfilling(Objective):
         # A span never covers more than a row's words, fewer than `length`.
         self.poisson_cdf = poisson_cdf(self.options.poisson_lambda, self.length)
 
-    def examples(self, source) -> datasets.Dataset:
+    def examples(self, source, num_proc: int | None = None) -> datasets.Dataset:
         texts = source.texts()
-        return texts.map(self.windows, batched=True, remove_columns=texts.column_names)
+        return texts.map(
+            self.windows, batched=True, remove_columns=texts.column_names, num_proc=num_proc
+        )
 
     def windows(self, batch: dict[str, list[str]]) -> dict[str, list[list[int]]]:
         """Cut each document into rows of `length` − 1 tokens. `continuations` lists where a

@@ -54,6 +54,9 @@ class Objective:
     # Rows are pairs `[CLS] A [SEP] B [SEP]` with a `next_sentence_label`: the model gets
     # segment embeddings and a sentence head on [CLS] (BERT's pretraining, nsp).
     sentence_pairs: ClassVar[bool] = False
+    # What each column of `examples()` holds: an export's README says it, and a collator's
+    # features carry these keys.
+    example_columns: ClassVar[dict[str, str]] = {"input_ids": "token ids of one row, unpadded"}
 
     def __init__(
         self,
@@ -74,8 +77,9 @@ class Objective:
     def setup(self) -> None:
         """Work done once, after the common fields are set (lookup tables, sentinel ids)."""
 
-    def examples(self, source) -> datasets.Dataset:
-        """Training examples (lists of token ids, unpadded) from a `txdata.sources.Source`."""
+    def examples(self, source, num_proc: int | None = None) -> datasets.Dataset:
+        """Training examples (lists of token ids, unpadded) from a `txdata.sources.Source`,
+        built by `num_proc` processes (`Dataset.map`), which give the same rows as one."""
         raise NotImplementedError
 
     def collate(self, rows: Columns, generator: torch.Generator) -> dict[str, torch.Tensor]:

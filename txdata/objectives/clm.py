@@ -16,6 +16,7 @@ Window "1 0 1 0 1" ([PAD]=0 [EOS]=6 "0"=7 "1"=8), length 6:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from txdata.collate import pad_right
 from txdata.lazy_import import lazy_import
@@ -52,10 +53,16 @@ class CausalLM(Objective):
     metric = "exact_match"
     metric_label = "exact match {} continuing held-out text freely"
     columns = ("input", "label", "next")
+    example_columns: ClassVar[dict[str, str]] = {
+        "input_ids": "documents' tokens, each document ending in [EOS], run together and cut "
+        "into rows of --length (--no-pack: one document per row)",
+    }
 
-    def examples(self, source) -> datasets.Dataset:
+    def examples(self, source, num_proc: int | None = None) -> datasets.Dataset:
         texts = source.texts()
-        documents = texts.map(self._encode, batched=True, remove_columns=texts.column_names)
+        documents = texts.map(
+            self._encode, batched=True, remove_columns=texts.column_names, num_proc=num_proc
+        )
         if not self.options.pack:
             return documents
         return datasets.Dataset(pa.table({"input_ids": self._packed(documents)}))

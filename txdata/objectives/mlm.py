@@ -15,6 +15,7 @@ Window "1 0 1 0 1 0" ([PAD]=0 [CLS]=2 [SEP]=3 [MASK]=4 "0"=7 "1"=8), positions 2
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from txdata.collate import pad_right
 from txdata.errors import ConfigError
@@ -84,6 +85,12 @@ class MaskedLM(Objective):
     metric_label = "masked-token accuracy {}"
     baseline = True
     columns = ("input", "chosen", "label")
+    example_columns: ClassVar[dict[str, str]] = {
+        "input_ids": "[CLS] tokens [SEP]: a window of a document, unmasked (masks are drawn "
+        "at collation)",
+        "word_ids": "the word of each token, numbered within its document; -1 for [CLS] and "
+        "[SEP] (--whole-word reads it)",
+    }
 
     def setup(self) -> None:
         tokenizer = self.tokenizer
@@ -99,9 +106,11 @@ class MaskedLM(Objective):
         if len(self.random_ids) == 0:
             raise ConfigError("the tokenizer has no ordinary tokens to mask")
 
-    def examples(self, source) -> datasets.Dataset:
+    def examples(self, source, num_proc: int | None = None) -> datasets.Dataset:
         texts = source.texts()
-        return texts.map(self.windows, batched=True, remove_columns=texts.column_names)
+        return texts.map(
+            self.windows, batched=True, remove_columns=texts.column_names, num_proc=num_proc
+        )
 
     def windows(self, batch: dict[str, list[str]]) -> dict[str, list[list[int]]]:
         """Cut each document into rows of `length - 2` tokens, between [CLS] and [SEP]."""

@@ -48,6 +48,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from itertools import chain
+from typing import ClassVar
 
 from txdata.errors import ConfigError
 from txdata.lazy_import import lazy_import
@@ -97,6 +98,15 @@ class NextSentence(MaskedLM):
     metric = "next_sentence_accuracy"
     metric_label = "next-sentence accuracy {} (chance 50 %)"
     columns = ("input", "segment", "chosen", "label")
+    example_columns: ClassVar[dict[str, str]] = {
+        "input_ids": "[CLS] A [SEP] B [SEP]: a true pair, uncut; collation cuts it to --length, "
+        "draws the negatives and masks",
+        "word_ids": "the word of each token, numbered within its document; -1 for [CLS] and "
+        "[SEP] (--whole-word reads it)",
+        "a_length": "tokens in A",
+        "document": "the row of the source document the pair comes from (a negative's B is "
+        "taken from another document)",
+    }
 
     def setup(self) -> None:
         super().setup()
@@ -105,10 +115,14 @@ class NextSentence(MaskedLM):
                 f"length {self.length} is too short for nsp: [CLS] A [SEP] B [SEP] takes 5"
             )
 
-    def examples(self, source) -> datasets.Dataset:
+    def examples(self, source, num_proc: int | None = None) -> datasets.Dataset:
         texts = source.texts()
         return texts.map(
-            self._pairs, batched=True, with_indices=True, remove_columns=texts.column_names
+            self._pairs,
+            batched=True,
+            with_indices=True,
+            remove_columns=texts.column_names,
+            num_proc=num_proc,
         )
 
     def _pairs(self, batch: dict[str, list[str]], indices: list[int]) -> dict[str, list]:

@@ -16,6 +16,7 @@ In a batch, shorter rows are padded on the right: pad in the inputs, -100 in the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from txdata.collate import pad_right, shift_right
 from txdata.lazy_import import lazy_import
@@ -49,10 +50,16 @@ class Seq2Seq(Objective):
     metric = "exact_match"
     metric_label = "exact match {} decoding freely"
     columns = ("input", "decoder_input", "label")
+    example_columns: ClassVar[dict[str, str]] = {
+        "input_ids": "source tokens [EOS]: what the encoder reads",
+        "labels": "target tokens [EOS]: collation shifts them right behind [BOS] for the decoder",
+    }
 
-    def examples(self, source) -> datasets.Dataset:
+    def examples(self, source, num_proc: int | None = None) -> datasets.Dataset:
         pairs = source.pairs()
-        return pairs.map(self._encode, batched=True, remove_columns=pairs.column_names)
+        return pairs.map(
+            self._encode, batched=True, remove_columns=pairs.column_names, num_proc=num_proc
+        )
 
     def _encode(self, batch: dict[str, list[str]]) -> dict[str, list[list[int]]]:
         keep, eos = self.length - 1, self.special.eos

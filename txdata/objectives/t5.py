@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from txdata.collate import pack_kept, pad_right, shift_right
 from txdata.errors import ConfigError
@@ -82,6 +82,10 @@ class SpanCorruption(Objective):
     metric = "exact_match"
     metric_label = "exact match {} writing the dropped spans freely"
     columns = ("input", "decoder_input", "label")
+    example_columns: ClassVar[dict[str, str]] = {
+        "input_ids": "a chunk of the documents' tokens run together, uncorrupted (spans are "
+        "drawn at collation; an alternating window is a chunk)",
+    }
 
     def setup(self) -> None:
         tokenizer = self.tokenizer
@@ -99,7 +103,7 @@ class SpanCorruption(Objective):
         _, spans = span_counts(chunk, options.noise_density, options.mean_span_length)
         return [sentinel(i) for i in range(spans)]
 
-    def examples(self, source) -> datasets.Dataset:
+    def examples(self, source, num_proc: int | None = None) -> datasets.Dataset:
         texts = source.texts()
         # An alternating window is a row, cut to `length` − 1 tokens (a symbol may take several).
         window = self.length - self.reserved if source.config.source == "alternating" else None
@@ -108,6 +112,7 @@ class SpanCorruption(Objective):
             batched=True,
             remove_columns=texts.column_names,
             fn_kwargs={"window": window},
+            num_proc=num_proc,
         )
         if window:
             return documents
