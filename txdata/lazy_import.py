@@ -10,7 +10,8 @@ collation.
 
 Why not `importlib.util.LazyLoader`: it must register its stand-in in `sys.modules`, where
 other libraries look to decide whether torch is in use (datasets' hashing does); this one is
-seen only by the module that holds it. Python 3.15's `lazy import torch` will replace both.
+seen only by the module that holds it. PEP 810's `lazy import torch` (Python 3.15) would
+replace both.
 
 >>> names = {}
 >>> names["json"] = lazy_import("json", names)
