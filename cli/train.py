@@ -70,7 +70,9 @@ def train(
         config = replace(config, train=replace(config.train, batch_size=whole))
         directory = out or Path("runs") / f"{mode}-{time.strftime('%Y%m%d-%H%M%S')}"
     if not processes.main:  # process 0 alone prints and draws
-        train_run(config, directory, overwrite=overwrite, resume=bool(resume))
+        result = train_run(config, directory, overwrite=overwrite, resume=bool(resume))
+        if result.interrupted:
+            raise typer.Exit(code=130)
         return
     console = make_console()
     started = time.perf_counter()

@@ -5,8 +5,9 @@ joins them up.
 
 torchrun gives each process RANK, WORLD_SIZE and LOCAL_RANK (and where to meet). Every
 process builds the same global batch from the same (seed, epoch, batch index) generator and
-trains on its own rows of it; `DistributedDataParallel` averages the gradients. So the global
-batch, and the run, do not depend on how many processes share it:
+trains on its own rows of it; `DistributedDataParallel` averages the gradients. So for a
+given global batch (the CLI's `--batch-size` × processes) the data, and the gradients, do not
+depend on how many processes share it (dropout aside: each process draws its own masks):
 
     global batch of 4 rows:   [r0 r1 r2 r3]
     2 processes:              process 0 trains on [r0 r1], process 1 on [r2 r3]
@@ -14,8 +15,9 @@ batch, and the run, do not depend on how many processes share it:
 An average of per-process *means* is not the global mean when the processes' shares hold
 different numbers of labelled tokens (mlm masks 15 % of each row at random). Each process
 therefore divides its summed loss by the global batch's count over the number of processes
-(`loss_counts`); the average DDP takes is then exactly the one-process gradient. Hugging
-Face's Trainer does the same with `num_items_in_batch`.
+(`loss_counts`); the average DDP takes is then the one-process gradient, up to rounding.
+Hugging Face's Trainer does the same with `num_items_in_batch` (when
+`average_tokens_across_devices` is on and the model takes it).
 
 >>> Processes().share({"input_ids": torch.arange(8).view(4, 2)})["input_ids"].shape
 torch.Size([4, 2])
@@ -33,6 +35,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -89,6 +92,16 @@ class Processes:
         if not self.distributed:
             return batch
         return {key: value.tensor_split(self.count)[self.rank] for key, value in batch.items()}
+
+    def seed(self, seed: int, step: int) -> int:
+        """A seed of this process's own, for what each draws alone (dropout), from the run's
+        seed and the step it starts at: distinct across processes, the same on every rerun.
+
+        >>> Processes(0, 2).seed(0, 0) != Processes(1, 2).seed(0, 0)
+        True
+        """
+        state = np.random.SeedSequence([seed, step, self.rank]).generate_state(2, np.uint32)
+        return int(state[0]) << 31 | int(state[1]) >> 1
 
     def check_shares(self, rows: int, batch_size: int) -> None:
         """Every process needs a row of every batch, the last of an epoch included."""

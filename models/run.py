@@ -136,6 +136,10 @@ def _train(
     if resumed:
         start = resumed.step
         load_training_state(resumed.checkpoint, optimizer, start)
+    if processes.distributed:
+        # The processes built the same weights from one seed; from here on each draws its own
+        # dropout masks, or every share of a batch would get the same ones.
+        torch.manual_seed(processes.seed(config.train.seed, start))
     if writes:
         write_run_files(folder, config, data.tokenizer)  # on resume: the new number of steps
         metrics_path = folder / "metrics.jsonl"

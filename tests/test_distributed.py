@@ -179,3 +179,27 @@ def test_a_killed_process_stops_the_run_with_one_line_and_its_checkpoint_resumes
     result = CliRunner().invoke(app, ["train", "--resume", str(run), "--steps", str(kept + 5)])
     assert result.exit_code == 0, result.output
     assert f"step {kept + 5}" in result.output
+
+
+def test_ctrl_c_in_one_process_stops_every_process_after_the_same_step(tmp_path):
+    """Ctrl-C reaches process 1 alone: process 0 learns of it at the step's exchange, stops
+    after the same step, saves it and says so; nobody waits for a step that never comes."""
+    run, marker = tmp_path / "run", uuid.uuid4().hex
+    options = ["train", "--mode", "seq2seq", "--steps", "5000", "--checkpoint-every", "5000"]
+    job = torchrun(
+        *options, "--eval-every", "5000", *SMALL, "--out", str(run), env={"TXDATA_TEST": marker}
+    )
+    deadline = time.monotonic() + 90
+    while not (run / "config.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(2)  # some steps in
+    victim = process_of(marker, rank=1)
+    assert victim is not None, "no process 1 within 90 s"
+    os.kill(victim, signal.SIGINT)
+    code, out, err = finish(job, timeout=60)
+    assert code != 0  # 130 from each process, as `txdata train` exits when interrupted
+    assert "run interrupted; resume with --resume" in out, err[-3000:]
+    saved = [path.name for path in run.glob("checkpoints/step-*")]
+    assert len(saved) == 1
+    step = int(saved[0].removeprefix("step-"))
+    assert 0 < step < 5000 and f"step {step}," in " ".join(out.split())

@@ -37,9 +37,13 @@ class Collator:
     `tokenizers.Tokenizer` or a transformers fast tokenizer wrapping one.
 
     In a `DataLoader` with workers, worker w of n makes batches w, w + n, … as the loader
-    hands them out, so each batch is the one a single process makes. Workers copy the
-    collator when an epoch starts: call `set_epoch(e)` before each epoch and leave
-    `persistent_workers` off. (`Batches`, a dataset of whole batches, needs neither.)
+    hands them out in order (`in_order`, its default), so each batch is the one a single
+    process makes. Workers copy the collator when an epoch starts: call `set_epoch(e)` before
+    each epoch and leave `persistent_workers` off. A caller's `generator` is drawn call after
+    call; workers would each copy it and draw the same masks, so use it without them.
+    Several training processes (a Trainer under torchrun) need one seed each, or each masks
+    the same positions in its rows. (`Batches`, a dataset of whole batches, needs none of
+    this.)
     """
 
     def __init__(

@@ -9,7 +9,8 @@
 
 The folder (its layout in `txdata.exported`) holds the examples, the tokenizer, the data
 config and a README saying what each column means. With `epochs=N` it also holds N epochs of
-collated batches (static masking, as Google's BERT data did with its duplication factor):
+collated batches, each masked once and stored (static masking; N epochs are N maskings, the
+role of `--dupe_factor` in Google's BERT `create_pretraining_data.py`):
 epoch e is `Batches(examples, collate, batch_size, seed, e)`, its batches one after another,
 each row as the batch holds it, padded to the batch's width. Rows of one batch are therefore
 consecutive and stack back into it; `DataLoader(rows, batch_size=batch_size)` gives the
