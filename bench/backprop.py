@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 import torch
-from common import D_FF, D_MODEL, HEADS, LAYERS, describe, model_vocab, packed_windows, prepared
+from common import benchmark_model, describe, model_vocab, packed_windows, prepared
 from converge import FirstPerfect
 from step import BATCH, LENGTH, mlm_batches, seq2seq_batches
 
@@ -113,14 +113,7 @@ def step_costs(repeats: int, count: int) -> list[dict]:
         results.append(race(f"{mode}, default size", model, batches, repeats))
     data = prepared(LENGTH)
     windows, _ = packed_windows(data, 2 * BATCH * count)
-    config = ModelConfig(
-        vocab_size=model_vocab(data),
-        d_model=D_MODEL,
-        heads=HEADS,
-        layers=LAYERS,
-        d_ff=D_FF,
-        max_len=LENGTH,
-    )
+    config = benchmark_model(vocab_size=model_vocab(data), max_len=LENGTH)
     torch.manual_seed(0)
     for mode, architecture, batches in (
         ("mlm", "encoder", mlm_batches(data, windows, count)),

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
+from models.config import ModelConfig
 from txdata import DataConfig, SourceConfig, prepare
 from txdata.pipeline import PreparedData
 
@@ -14,6 +15,11 @@ ROOT = Path(__file__).parents[1]
 SHAKESPEARE = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
 VOCAB = 8000
 D_MODEL, HEADS, LAYERS, D_FF = 256, 4, 2, 1024  # the size issue 5 compares at
+
+
+def benchmark_model(**fields) -> ModelConfig:
+    """The model size the races compare at, with `fields` (vocab_size, max_len, …) on top."""
+    return ModelConfig(d_model=D_MODEL, heads=HEADS, layers=LAYERS, d_ff=D_FF, **fields)
 
 
 def corpus() -> str:

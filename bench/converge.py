@@ -28,11 +28,8 @@ from pathlib import Path
 
 import torch
 from common import (
-    D_FF,
-    D_MODEL,
-    HEADS,
-    LAYERS,
     VOCAB,
+    benchmark_model,
     describe,
     hf_bert,
     model_vocab,
@@ -141,9 +138,7 @@ def equal_budget(budget: float, slices: int) -> dict:
         ]
         for draw in range(5)
     ]
-    config = ModelConfig(
-        vocab_size=vocab, d_model=D_MODEL, heads=HEADS, layers=LAYERS, d_ff=D_FF, max_len=LENGTH
-    )
+    config = benchmark_model(vocab_size=vocab, max_len=LENGTH)
     torch.manual_seed(0)
     ours = Trainer(Transformer(config, "encoder"), lambda m, b: m(b, logits=False).loss, batch_at)
     theirs = Trainer(hf_bert(vocab, LENGTH), lambda m, b: m(**b).loss, batch_at)

@@ -28,7 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common import D_FF, D_MODEL, HEADS, LAYERS, VOCAB, corpus, corpus_name
+from common import D_MODEL, LAYERS, VOCAB, benchmark_model, corpus, corpus_name
 
 ROOT = Path(__file__).parents[1]
 SETUPS = [  # (label, processes, threads per process; None: torch's default, every core)
@@ -44,13 +44,12 @@ def worker(steps: int, out: str) -> None:
 
     from models.run import train_run
     from models.run_config import RunConfig, TrainConfig
-    from models.transformer import ModelConfig
     from txdata import DataConfig, SourceConfig
 
     data = DataConfig(
         "mlm", SourceConfig(corpus()), length=128, tokenizer="wordpiece", vocab_size=VOCAB
     )
-    model = ModelConfig(d_model=D_MODEL, heads=HEADS, layers=LAYERS, d_ff=D_FF, dropout=0.0)
+    model = benchmark_model(dropout=0.0)
     train = TrainConfig(
         steps=steps, batch_size=32, eval_every=steps, eval_examples=32, checkpoint_every=steps
     )

@@ -29,10 +29,7 @@ import warnings
 
 import torch
 from common import (
-    D_FF,
-    D_MODEL,
-    HEADS,
-    LAYERS,
+    benchmark_model,
     describe,
     hf_bert,
     model_vocab,
@@ -184,15 +181,7 @@ def main() -> None:
     windows, _ = packed_windows(data, 2 * BATCH * steps)
     batches = mlm_batches(data, windows, steps)
     s2s_batches = seq2seq_batches(data, windows, steps)
-    config = ModelConfig(
-        vocab_size=model_vocab(data),
-        d_model=D_MODEL,
-        heads=HEADS,
-        layers=LAYERS,
-        d_ff=D_FF,
-        max_len=LENGTH,
-        dropout=args.dropout,
-    )
+    config = benchmark_model(vocab_size=model_vocab(data), max_len=LENGTH, dropout=args.dropout)
     ours_mlm = Transformer(config, "encoder")
     bert = hf_bert(config.vocab_size, LENGTH, args.dropout)
     ours_s2s = Transformer(config, "encoder-decoder")

@@ -35,12 +35,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from txdata.collate import DROPOUT, derived_seed
 from txdata.errors import ConfigError, PeerFailure
 
 
@@ -100,8 +100,12 @@ class Processes:
         >>> Processes(0, 2).seed(0, 0) != Processes(1, 2).seed(0, 0)
         True
         """
-        state = np.random.SeedSequence([seed, step, self.rank]).generate_state(2, np.uint32)
-        return int(state[0]) << 31 | int(state[1]) >> 1
+        return derived_seed(seed, step, self.rank, DROPOUT)
+
+    def check_backprop(self, backprop: str) -> None:
+        """The hand-written passes have no DDP to average their gradients."""
+        if self.distributed and backprop == "manual":
+            raise ConfigError("--backprop manual trains in one process: run it without torchrun")
 
     def check_shares(self, rows: int, batch_size: int) -> None:
         """Every process needs a row of every batch, the last of an epoch included."""

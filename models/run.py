@@ -81,8 +81,7 @@ def train_run(
     directory = Path(directory)
     processes = Processes.from_environment()
     device = processes.device(resolve_device(config.train.device))
-    if processes.distributed and config.train.backprop == "manual":
-        raise ConfigError("--backprop manual trains in one process: run it without torchrun")
+    processes.check_backprop(config.train.backprop)  # before any folder is made
     with process_group(processes, device):
         if resume:
             resumed = load_run(directory, device)

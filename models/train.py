@@ -18,7 +18,7 @@ from models.backprop.model import HandTransformer
 from models.distributed import Processes, failures_named
 from models.run_config import TrainConfig
 from models.transformer import Output, Transformer
-from txdata.errors import ConfigError, TrainingError
+from txdata.errors import TrainingError
 from txdata.special_tokens import IGNORE_INDEX
 
 
@@ -137,8 +137,7 @@ def train_loop(
     """
     callbacks = callbacks or Callbacks()
     processes = processes or Processes()
-    if config.backprop == "manual" and processes.distributed:
-        raise ConfigError("--backprop manual trains in one process: run it without torchrun")
+    processes.check_backprop(config.backprop)
     if config.backprop == "manual":
         passes = ManualPasses(model)
     else:
@@ -163,13 +162,7 @@ def train_loop(
             with failures_named(processes):
                 counts = processes.loss_counts(labelled, rows=len(targets))
                 output = passes.forward(batch, config.label_smoothing, counts)
-                # One exchange tells every process the whole batch's losses and whether any
-                # process was interrupted, so that all stop after the same step.
-                parts = [output.loss, *(output.losses or {}).values()]
-                flag = output.loss.new_tensor(float(interrupted.raised))
-                reduced = processes.mean(torch.stack([*(p.detach() for p in parts), flag]))
-                loss, *losses = reduced[:-1].tolist()
-                result.interrupted = bool(reduced[-1] > 0)
+                loss, losses, result.interrupted = _exchange(output, interrupted.raised, processes)
                 if not math.isfinite(loss):
                     raise TrainingError(f"the loss became {loss} at step {result.step + 1}")
                 optimizer.zero_grad(set_to_none=True)
@@ -197,6 +190,18 @@ def train_loop(
         save(result.step)
         callbacks.on_checkpoint(result.step)
     return result
+
+
+def _exchange(
+    output: Output, interrupted: bool, processes: Processes
+) -> tuple[float, list[float], bool]:
+    """The whole batch's loss, its parts, and whether any process was interrupted, in one
+    exchange: every process sees the same, so all stop after the same step."""
+    parts = [output.loss, *(output.losses or {}).values()]
+    flag = output.loss.new_tensor(float(interrupted))
+    reduced = processes.mean(torch.stack([*parts, flag]))  # detached
+    loss, *losses = reduced[:-1].tolist()
+    return loss, losses, bool(reduced[-1] > 0)
 
 
 class _InterruptFlag:

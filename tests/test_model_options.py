@@ -12,7 +12,7 @@ from models.decode import greedy_continue, greedy_decode
 from models.rope import rotate, rotation_at
 from models.run_config import RunConfig
 from models.transformer import ModelConfig, build_model
-from tests.test_model import V, model, random_ids, seq2seq_batch
+from tests.test_model import V, logits_both_ways, model, random_ids, seq2seq_batch
 from txdata import DataConfig
 from txdata.errors import ConfigError
 
@@ -223,13 +223,7 @@ def test_sdpa_equals_the_written_out_path_with_every_option(options):
     m, batch = model("encoder-decoder", **options), seq2seq_batch()
     batch["attention_mask"][0, 4:] = 0
     batch["decoder_attention_mask"][1, 3:] = 0
-    outputs = []
-    for fast in (True, False):
-        for module in m.modules():
-            if isinstance(module, MultiHeadAttention):
-                module.fast = fast
-        outputs.append(m(batch).logits)
-    torch.testing.assert_close(outputs[0], outputs[1], rtol=0, atol=1e-5)
+    torch.testing.assert_close(*logits_both_ways(m, batch), rtol=0, atol=1e-5)
 
 
 def step_logits(m, generate) -> tuple[list[list[int]], torch.Tensor]:

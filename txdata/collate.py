@@ -21,7 +21,7 @@ from txdata.special_tokens import IGNORE_INDEX
 np = lazy_import("numpy", globals())
 torch = lazy_import("torch", globals())
 
-MASKS, ORDER = 0, 1  # independent random streams drawn from one seed
+MASKS, ORDER, DROPOUT = 0, 1, 2  # independent random streams drawn from one seed
 
 
 def pad_right(
@@ -109,5 +109,14 @@ def batch_generator(seed: int, epoch: int, index: int, stream: int = MASKS) -> t
     `SeedSequence` hashes the tuple, so nearby seeds give unrelated streams and seed 0 is as
     good a seed as any.
     """
-    state = np.random.SeedSequence([seed, epoch, index, stream]).generate_state(2, np.uint32)
-    return torch.Generator().manual_seed(int(state[0]) << 31 | int(state[1]) >> 1)
+    return torch.Generator().manual_seed(derived_seed(seed, epoch, index, stream))
+
+
+def derived_seed(*parts: int) -> int:
+    """A seed for torch (below 2**63) that depends only on `parts`, hashed by `SeedSequence`.
+
+    >>> derived_seed(0, 0, 0, 0) == derived_seed(0, 0, 0, 0) != derived_seed(0, 0, 1, 0)
+    True
+    """
+    state = np.random.SeedSequence(list(parts)).generate_state(2, np.uint32)
+    return int(state[0]) << 31 | int(state[1]) >> 1
